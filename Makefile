@@ -1,0 +1,54 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export MARGINS_DATA_DIR ?= $(CURDIR)/warehouse
+export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help install install-dev manifest run test lint ui clean lock
+
+help:
+	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
+	@echo "make test     install dev dependencies and run the test suite"
+	@echo "make ui       Dagster UI on http://127.0.0.1:3000"
+	@echo "make lint     ruff"
+	@echo "make lock     re-resolve requirements.lock from pyproject.toml (needs the package registry)"
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-dev: install
+
+manifest: install
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+
+run: manifest
+	$(BIN)/margins refresh
+
+test: manifest
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+ui: manifest
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || $(BIN)/python -c "from pipelines.cli import _ensure_dagster_home; from pipelines.settings import Settings; _ensure_dagster_home(Settings.from_env())"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lock: | $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements.lock
+
+clean:
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache

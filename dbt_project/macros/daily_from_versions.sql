@@ -1,0 +1,24 @@
+{#-
+  Expands price versions to the daily grain (UTC days). A version holds from the day of valid_from up to
+  the day before valid_to, on days at most `max_days_without_confirmation` days after its newest
+  confirmation up to that day (so sparse snapshots leave gaps), and never past
+  the newest observation of its source. On each day, `observed_at` is the newest snapshot of the
+  version's source and scope up to that day (the offer was in every one of them), capped at last_seen_at.
+-#}
+{% macro daily_from_versions(versions_relation) -%}
+select
+    calendar.snapshot_day as price_date,
+    versions.*,
+    least(versions.last_seen_at, calendar.latest_observed_at) as observed_at,
+    calendar.snapshot_day - {{ utc_date('least(versions.last_seen_at, calendar.latest_observed_at)') }}
+        as days_since_observed
+from {{ versions_relation }} as versions
+inner join {{ ref('int_snapshot_calendar') }} as calendar
+    on calendar.source = versions.source
+    and calendar.scope = versions.scope
+    and calendar.snapshot_day >= {{ utc_date('versions.valid_from') }}
+    and (versions.valid_to is null or calendar.snapshot_day < {{ utc_date('versions.valid_to') }})
+    -- at most N days after the newest confirmation up to that day (also between two sparse snapshots)
+    and calendar.snapshot_day - {{ utc_date('least(versions.last_seen_at, calendar.latest_observed_at)') }}
+        <= {{ var('max_days_without_confirmation') }}
+{%- endmacro %}

@@ -1,0 +1,11 @@
+-- The market GPU price per day and GPU model as one row per basis (min, median, max across providers).
+with market as (
+    select * from {{ ref('fct_gpu_market_daily') }}
+)
+
+select price_date, gpu_model, 'min' as gpu_price_basis, min_usd_per_gpu_hour as usd_per_gpu_hour, n_providers
+from market
+union all
+select price_date, gpu_model, 'median', median_usd_per_gpu_hour, n_providers from market
+union all
+select price_date, gpu_model, 'max', max_usd_per_gpu_hour, n_providers from market

@@ -1,0 +1,37 @@
+-- One row per (source, scope, UTC day) from the scope's first snapshot to its source's newest one, with the
+-- newest snapshot of that scope up to the end of the day. Daily marts never run past a source's newest day.
+with snapshot_days as (
+    select source, scope, {{ utc_date('observed_at') }} as snapshot_day, max(observed_at) as observed_at
+    from {{ ref('int_snapshots') }}
+    group by source, scope, {{ utc_date('observed_at') }}
+),
+
+scope_bounds as (
+    select
+        source,
+        scope,
+        min(snapshot_day) as first_day,
+        max(max(snapshot_day)) over (partition by source) as source_last_day
+    from snapshot_days
+    group by source, scope
+),
+
+days as (
+    select scope_bounds.source, scope_bounds.scope, cast(day_value as date) as snapshot_day
+    from scope_bounds,
+        lateral (select unnest(generate_series(scope_bounds.first_day, scope_bounds.source_last_day,
+            interval 1 day)) as day_value)
+)
+
+select
+    days.source,
+    days.scope,
+    days.snapshot_day,
+    max(snapshot_days.observed_at) over (
+        partition by days.source, days.scope order by days.snapshot_day rows unbounded preceding
+    ) as latest_observed_at
+from days
+left join snapshot_days
+    on snapshot_days.source = days.source
+    and snapshot_days.scope = days.scope
+    and snapshot_days.snapshot_day = days.snapshot_day

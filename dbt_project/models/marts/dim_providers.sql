@@ -1,0 +1,2 @@
+select provider, display_name, kind, website, notes
+from {{ ref('providers') }}

@@ -1,0 +1,61 @@
+-- Per source: its last live attempt and success, last error, rows, and whether it is stale (no successful
+-- live fetch in the last 36 hours; bundled snapshots don't count).
+with fetches as (
+    select * from {{ ref('stg_fetch_log') }}
+),
+
+last_success as (
+    select source, run_id, fetched_at
+    from fetches
+    where mode = 'live' and status = 'ok'
+    qualify row_number() over (partition by source order by fetched_at desc) = 1
+),
+
+per_source as (
+    select
+        source,
+        max(case when mode = 'live' and status <> 'skipped' then fetched_at end) as last_attempt_at,
+        max(case when mode = 'live' and status = 'ok' then fetched_at end) as last_success_at,
+        max(case when mode = 'bundled' then fetched_at end) as last_bundled_load_at,
+        arg_max(error, fetched_at) filter (where status in ('error', 'rejected')) as last_error,
+        max(fetched_at) filter (where status in ('error', 'rejected')) as last_error_at,
+        arg_max(status, fetched_at) as last_status,
+        arg_max(error, fetched_at) filter (where status = 'skipped') as last_skip_reason
+    from fetches
+    group by source
+),
+
+rows_last_success as (
+    select fetches.source, sum(fetches.rows_parsed) as rows_last_success
+    from fetches
+    inner join last_success
+        on last_success.source = fetches.source and last_success.run_id = fetches.run_id
+    where fetches.status = 'ok'
+    group by fetches.source
+),
+
+observations as (
+    select source, max(observed_at) as newest_observed_at, count(*) as n_snapshots
+    from {{ ref('int_snapshots') }}
+    group by source
+)
+
+select
+    sources.source,
+    per_source.last_attempt_at,
+    per_source.last_success_at,
+    per_source.last_error,
+    rows_last_success.rows_last_success,
+    per_source.last_success_at is null
+        or per_source.last_success_at < now() - interval 36 hour as is_stale,
+    per_source.last_error_at,
+    per_source.last_status,
+    per_source.last_skip_reason,
+    per_source.last_bundled_load_at,
+    observations.newest_observed_at,
+    coalesce(observations.n_snapshots, 0) as n_snapshots,
+    sources.kind
+from {{ ref('sources') }} as sources
+left join per_source on per_source.source = sources.source
+left join rows_last_success on rows_last_success.source = sources.source
+left join observations on observations.source = sources.source

@@ -1,0 +1,7 @@
+{#- Like dbt_utils.unique_combination_of_columns (no package downloads here): the columns form a key. -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as n_rows
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,1 @@
+"""Inference Margins: a cost warehouse for AI inference economics."""

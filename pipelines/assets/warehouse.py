@@ -1,0 +1,71 @@
+"""dbt seeds and models as Dagster assets (tests as asset checks), and publishing the readers' copy."""
+
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from pipelines.resources import MarginsSettings, dbt_project
+from pipelines.warehouse import publish, writer_lock
+
+OWNERS = ["team:data-platform"]
+
+
+class MarginsDbtTranslator(DagsterDbtTranslator):
+    """Keys are <schema>/<name> (raw/gpu_aliases, marts/fct_gpu_market_daily); groups follow the layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        schema = dbt_resource_props.get("schema")
+        return "reference" if dbt_resource_props["resource_type"] == "seed" else schema
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
+
+
+translator = MarginsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool="duckdb",
+)
+def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settings: MarginsSettings) -> Iterator:
+    """`dbt build` of seeds, staging, intermediate and marts in the working database (unit tests run in
+    `make test`, not in every refresh)."""
+    config = settings.settings()
+    os.environ["MARGINS_WORK_DB"] = str(config.working_db)
+    with writer_lock(config):
+        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+
+
+def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
+    @asset(
+        key=AssetKey(["published", "margins_duckdb"]),
+        deps=list(upstream.keys),
+        group_name="publish",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        description="Atomic copy of the working database to $MARGINS_DATA_DIR/margins.duckdb, the file readers "
+                    "(margins sql, the report, the UI) open read-only.",
+        pool="duckdb",
+    )
+    def published_warehouse(settings: MarginsSettings) -> MaterializeResult:
+        config = settings.settings()
+        with writer_lock(config):
+            path = publish(config)
+        return MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+
+    return published_warehouse
+
+
+published_warehouse = build_publish_asset(warehouse_models)

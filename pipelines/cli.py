@@ -1,0 +1,262 @@
+"""`margins`: the command line of the warehouse (refresh, sql, status)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import Settings
+from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MART_SCHEMA = "marts"
+DAGSTER_YAML = """\
+# Written by `margins`: runs of the CLI and of `make ui` share this instance.
+concurrency:
+  pools:
+    default_limit: 1      # one writer of the DuckDB file at a time (assets use pool="duckdb")
+  runs:
+    max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except WarehouseLockedError as error:
+        print(f"margins: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except FileNotFoundError as error:
+        print(f"margins: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="margins",
+        description="Inference Margins: a cost warehouse of GPU rental prices, API token prices and the "
+                    "margins they imply. Data lives in $MARGINS_DATA_DIR (default ./warehouse).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    refresh = commands.add_parser(
+        "refresh", help="fetch every source, land, parse, validate, dbt build, publish",
+        description="One refresh: fetch each source (or use its bundled snapshots when offline or never "
+                    "landed), land the payloads unchanged, parse and validate them, build the warehouse "
+                    "with dbt and publish margins.duckdb. Failed sources are reported and marked stale.")
+    refresh.add_argument("--offline", action="store_true",
+                         help="no network: bundled snapshots only (same as MARGINS_OFFLINE=1)")
+    refresh.add_argument("--sources", help="comma-separated source ids to fetch (default: all)")
+    refresh.add_argument("--strict", action="store_true",
+                         help="exit 1 if any attempted source failed or was rejected")
+    refresh.set_defaults(handler=run_refresh)
+
+    sql = commands.add_parser("sql", help="run a read-only SQL query against the published warehouse",
+                              description="Query $MARGINS_DATA_DIR/margins.duckdb read-only.")
+    sql.add_argument("query", help='e.g. "select * from marts.fct_gpu_market_daily limit 5"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.set_defaults(handler=run_sql)
+
+    status = commands.add_parser("status", help="sources, last success, staleness, row counts",
+                                 description="Per source: last live success, staleness, last error, rows.")
+    status.set_defaults(handler=run_status)
+    return parser
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    from pipelines.sources import SOURCES
+
+    selected = _selected_sources(args.sources, SOURCES)
+    if selected is None:
+        return EXIT_USAGE
+    settings = Settings.from_env(offline=True if args.offline else None)
+    started = time.monotonic()
+    print(f"margins refresh: {len(selected)} source(s) into {settings.data_dir}"
+          f"{' (offline)' if settings.offline else ''}", file=sys.stderr)
+    log_path = settings.data_dir / "logs" / f"refresh-{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with writer_lock(settings), open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        result = _execute_refresh(settings, selected)
+    print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
+    outcomes = _source_outcomes(result)
+    built = result.success
+    _print_refresh_summary(settings, outcomes, built, time.monotonic() - started)
+    if not built:
+        print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
+        return EXIT_FAILED
+    if args.strict and any(o["status"] in ("failed", "rejected") for o in outcomes.values()):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _selected_sources(text: str | None, known: dict) -> list[str] | None:
+    if not text:
+        return list(known)
+    selected = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in selected if item not in known]
+    if unknown:
+        print(f"margins: unknown source(s): {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
+        return None
+    return selected
+
+
+def _execute_refresh(settings: Settings, selected: list[str]):
+    from dagster import AssetKey, DagsterInstance
+
+    _ensure_dagster_home(settings)
+    from pipelines.assets.sources import source_asset_key
+    from pipelines.definitions import defs
+    from pipelines.jobs import REFRESH_JOB_NAME
+
+    job = defs.resolve_job_def(REFRESH_JOB_NAME)
+    all_keys = defs.resolve_all_asset_keys()
+    selection = [key for key in all_keys if key.path[0] != "sources"] + [source_asset_key(s) for s in selected]
+    run_config = {
+        "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline}}},
+        "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}}},
+    }
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(run_config=run_config, instance=instance,
+                                      asset_selection=[AssetKey(k.path) for k in selection], raise_on_error=False)
+
+
+def _ensure_dagster_home(settings: Settings) -> None:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def _source_outcomes(result) -> dict[str, dict[str, Any]]:
+    outcomes = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.path[0] != "sources":
+            continue
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        outcomes[materialization.asset_key.path[-1]] = metadata
+    return outcomes
+
+
+def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> None:
+    status_rows = {}
+    mart_counts: list[tuple[str, int]] = []
+    if settings.published_db.exists():
+        with connect_published(settings) as connection:
+            status_rows = {row[0]: row for row in connection.execute(
+                "select source, newest_observed_at, is_stale, n_snapshots from marts.source_status").fetchall()}
+            mart_counts = mart_row_counts(connection)
+    table = []
+    for source, outcome in outcomes.items():
+        status = status_rows.get(source, (source, None, True, None))
+        table.append([source, outcome.get("status"), outcome.get("new_rows"), outcome.get("quarantined_rows"),
+                      _fmt(status[1]), "stale" if status[2] else "fresh", outcome.get("message") or ""])
+    print(render_table(["source", "status", "new rows", "quarantined", "newest observation", "staleness",
+                        "message"], table))
+    if mart_counts:
+        print()
+        print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
+    print(f"\n{'published' if built else 'NOT published'}: {settings.published_db} ({seconds:.1f} s)")
+
+
+def mart_row_counts(connection) -> list[tuple[str, int]]:
+    tables = [row[0] for row in connection.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by table_name",
+        [MART_SCHEMA]).fetchall()]
+    return [(f"{MART_SCHEMA}.{table}",
+             connection.execute(f'select count(*) from {MART_SCHEMA}."{table}"').fetchone()[0])
+            for table in tables]
+
+
+def run_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    settings = Settings.from_env()
+    with connect_published(settings) as connection:
+        try:
+            cursor = connection.execute(args.query)
+        except duckdb.Error as error:
+            print(f"margins sql: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        columns = [item[0] for item in cursor.description or []]
+        rows = cursor.fetchall()
+    print(format_rows(columns, rows, args.format))
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with connect_published(settings) as connection:
+        cursor = connection.execute(
+            "select source, kind, last_success_at, is_stale, last_error, rows_last_success, newest_observed_at, "
+            "n_snapshots from marts.source_status order by source")
+        columns = [item[0] for item in cursor.description]
+        rows = cursor.fetchall()
+        counts = mart_row_counts(connection)
+    print(format_rows(columns, rows, "table"))
+    print()
+    print(render_table(["mart", "rows"], [list(row) for row in counts]))
+    return EXIT_OK
+
+
+def format_rows(columns: list[str], rows: list[tuple], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=_json_default, indent=1)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows([[_fmt(value) for value in row] for row in rows])
+        return buffer.getvalue().rstrip("\n")
+    return render_table(columns, [list(row) for row in rows]) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
+
+
+def render_table(columns: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_fmt(value) for value in row] for row in rows]
+    widths = [max([len(str(column))] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    line = "  ".join(str(column).ljust(width) for column, width in zip(columns, widths, strict=True))
+    rule = "  ".join("-" * width for width in widths)
+    body = ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, rule, *body])
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f").rstrip("0")
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

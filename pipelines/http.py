@@ -1,0 +1,157 @@
+"""The one HTTP client every source uses.
+
+Timeouts, retries with exponential backoff and jitter (urllib3's Retry, honouring Retry-After) on
+connection errors, 429 and 5xx, a cap on the decoded response size (which also stops gzip bombs),
+same-host redirects only, and a User-Agent naming the project. Errors are raised as FetchError with a
+one-line message naming the source and the cause; API keys never appear in them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+USER_AGENT = "inference-margins/0.1 (+https://github.com/inference-margins; price warehouse)"
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+_MAX_REDIRECTS = 5
+
+
+class FetchError(Exception):
+    """A fetch failed; the message names the source and the cause."""
+
+    def __init__(self, source: str, message: str, status: int | None = None):
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.status = status
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    retries: int = 4
+    backoff_factor: float = 0.5
+    backoff_max: float = 30.0
+    backoff_jitter: float = 0.25
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove secrets and key-like query parameters from a URL or message."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return re.sub(r"(?i)((?:api_?key|key|token|access_token)=)[^&\s]+", r"\1***", text)
+
+
+class HttpClient:
+    def __init__(self, config: HttpConfig | None = None):
+        self.config = config or HttpConfig()
+        retry = Retry(
+            total=self.config.retries,
+            connect=self.config.retries,
+            read=self.config.retries,
+            status=self.config.retries,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "POST", "HEAD"}),
+            backoff_factor=self.config.backoff_factor,
+            backoff_max=self.config.backoff_max,
+            backoff_jitter=self.config.backoff_jitter,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            redirect=False,
+        )
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"})
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get(self, source: str, url: str, *, headers: dict[str, str] | None = None,
+            params: dict[str, str] | None = None, secrets: tuple[str, ...] = (),
+            max_bytes: int | None = None) -> HttpResponse:
+        return self.request("GET", source, url, headers=headers, params=params, secrets=secrets,
+                            max_bytes=max_bytes)
+
+    def post(self, source: str, url: str, *, json: object, headers: dict[str, str] | None = None,
+             secrets: tuple[str, ...] = ()) -> HttpResponse:
+        return self.request("POST", source, url, headers=headers, json=json, secrets=secrets)
+
+    def request(self, method: str, source: str, url: str, *, headers: dict[str, str] | None = None,
+                params: dict[str, str] | None = None, json: object = None, secrets: tuple[str, ...] = (),
+                max_bytes: int | None = None) -> HttpResponse:
+        limit = max_bytes or self.config.max_bytes
+        host = urlsplit(url).netloc
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self._send(method, source, url, headers, params, json, secrets)
+            if not response.is_redirect:
+                return self._read(source, url, response, limit, secrets)
+            target = urljoin(url, response.headers.get("Location", ""))
+            response.close()
+            if urlsplit(target).netloc != host:
+                raise FetchError(source, f"refused redirect to another host ({urlsplit(target).netloc})")
+            url, params = target, None
+        raise FetchError(source, f"too many redirects fetching {redact(url, secrets)}")
+
+    def _send(self, method, source, url, headers, params, json, secrets) -> requests.Response:
+        safe_url = redact(url, secrets)
+        try:
+            return self.session.request(
+                method, url, headers=headers, params=params, json=json, stream=True,
+                allow_redirects=False, timeout=(self.config.connect_timeout, self.config.read_timeout),
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise FetchError(source, f"connect timeout after retries: {safe_url}") from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchError(source, f"read timeout after retries: {safe_url}") from None
+        except requests.exceptions.RetryError as exc:
+            raise FetchError(source, f"gave up after retries: {safe_url} ({_reason(exc, secrets)})") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise FetchError(source, f"connection failed: {safe_url} ({_reason(exc, secrets)})") from None
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(source, f"request failed: {safe_url} ({_reason(exc, secrets)})") from None
+
+    def _read(self, source, url, response, limit, secrets) -> HttpResponse:
+        safe_url = redact(url, secrets)
+        with response:
+            if response.status_code >= 400:
+                raise FetchError(source, f"HTTP {response.status_code} from {safe_url}",
+                                 status=response.status_code)
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and "Content-Encoding" not in response.headers \
+                    and int(declared) > limit:
+                raise FetchError(source, f"response of {declared} bytes exceeds the {limit}-byte cap")
+            chunks, size = [], 0
+            try:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FetchError(source, f"response exceeds the {limit}-byte cap: {safe_url}")
+                    chunks.append(chunk)
+            except requests.exceptions.RequestException as exc:
+                raise FetchError(source, f"truncated or broken body from {safe_url} "
+                                         f"({_reason(exc, secrets)})") from None
+            return HttpResponse(url=safe_url, status=response.status_code,
+                                headers=dict(response.headers), content=b"".join(chunks))
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+
+def _reason(exc: Exception, secrets: tuple[str, ...]) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return redact(text, secrets)[:300]

@@ -1,0 +1,220 @@
+"""One source's step: fetch (or take the bundled snapshots) -> land -> parse -> validate -> load raw.
+
+Each payload is loaded in one transaction: its fetch-log row, its parsed rows (once per source and
+sha256), its quarantined rows and the snapshots it adds. A payload that fails parsing or the batch
+suite is rejected whole; the landed file stays and the source keeps serving its last good data.
+A failing source never raises: it reports its status, so the other sources and the build go on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pipelines.http import FetchError, HttpClient
+from pipelines.landing import land
+from pipelines.settings import Settings
+from pipelines.sources.base import COLUMNS_BY_KIND, ParseError, Payload, Reject, Source, SourceSkipped
+from pipelines.validation import SuiteResult, screen_rows, validate_batch
+from pipelines.warehouse import connect_working, writer_lock
+
+
+@dataclass
+class PayloadOutcome:
+    name: str
+    mode: str
+    sha256: str
+    status: str                 # ok | rejected
+    is_new: bool
+    rows: int = 0
+    quarantined: int = 0
+    error: str | None = None
+    suite: SuiteResult | None = None
+
+
+@dataclass
+class SourceOutcome:
+    source: str
+    status: str = "ok"          # ok | bundled | failed | rejected | skipped
+    message: str | None = None
+    payloads: list[PayloadOutcome] = field(default_factory=list)
+
+    @property
+    def new_rows(self) -> int:
+        return sum(p.rows for p in self.payloads if p.is_new and p.status == "ok")
+
+    @property
+    def quarantined(self) -> int:
+        return sum(p.quarantined for p in self.payloads if p.is_new)
+
+    @property
+    def rejected(self) -> list[PayloadOutcome]:
+        return [p for p in self.payloads if p.status == "rejected"]
+
+
+def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: str) -> SourceOutcome:
+    outcome = SourceOutcome(source.id)
+    with writer_lock(settings), connect_working(settings) as connection:
+        first_time = not _has_landed(connection, source.id)
+    if settings.offline or first_time:
+        _load_all(source, settings, source.bundled(), outcome, run_id)
+        outcome.status = "bundled"
+    if settings.offline:
+        _log_attempt(settings, source.id, run_id, "skipped", "offline (MARGINS_OFFLINE=1 or --offline)")
+        outcome.message = "offline: bundled snapshots only"
+        return outcome
+    try:
+        _load_all(source, settings, source.fetch(settings, http), outcome, run_id)
+        if outcome.status != "bundled" or any(p.mode == "live" for p in outcome.payloads):
+            outcome.status = "ok"
+    except SourceSkipped as skipped:
+        outcome.status = "skipped" if outcome.status != "bundled" else "bundled"
+        outcome.message = str(skipped)
+        _log_attempt(settings, source.id, run_id, "skipped", str(skipped))
+    except FetchError as error:
+        outcome.status, outcome.message = "failed", str(error)
+        _log_attempt(settings, source.id, run_id, "error", str(error))
+    if outcome.rejected and outcome.status != "failed":
+        outcome.status = "rejected"
+        outcome.message = "; ".join(p.error or "" for p in outcome.rejected)
+    return outcome
+
+
+def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -> None:
+    for payload in payloads:
+        outcome.payloads.append(load_payload(source, settings, payload, run_id))
+
+
+def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str) -> PayloadOutcome:
+    landed = land(settings, source.id, payload.content)
+    fetched_at = datetime.now(UTC)
+    observed_at = payload.observed_at or fetched_at
+    with writer_lock(settings), connect_working(settings) as connection:
+        known = connection.execute(
+            "select parse_status, rows from raw.payloads where source = ? and sha256 = ?",
+            [source.id, landed.sha256]).fetchone()
+        result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok", is_new=known is None)
+        if known is not None:
+            result.status, result.rows = known[0] if known[0] == "rejected" else "ok", known[1] or 0
+            if known[0] == "rejected":
+                result.error = f"{source.id}: {payload.name}: payload was rejected before (sha256 {landed.sha256[:12]})"
+            parsed = None
+        else:
+            parsed = _parse_and_validate(source, payload, result)
+        connection.execute("begin transaction")
+        try:
+            fetch_id = _insert_fetch(connection, source.id, payload, landed, fetched_at, observed_at, run_id,
+                                     result)
+            if known is None:
+                _insert_payload(connection, source, payload, landed, fetched_at, result, parsed)
+            if result.status == "ok":
+                _insert_snapshots(connection, source, payload, landed.sha256, observed_at, fetch_id)
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+    return result
+
+
+def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome):
+    try:
+        batch = source.parse(payload)
+    except ParseError as error:
+        result.status, result.error = "rejected", f"{source.id}: {error}"
+        return [Reject("parseable_payload", str(error), {"payload": payload.name})]
+    screened = screen_rows(source.kind, batch.rows)
+    rejects = batch.rejects + screened.rejects
+    result.suite = validate_batch(source.kind, screened.rows, source.id)
+    result.quarantined = len(rejects)
+    if not result.suite.success:
+        result.status = "rejected"
+        result.error = f"{source.id}: {payload.name}: batch failed validation: {result.suite.summary()}"
+        return rejects + [Reject("batch_suite", result.suite.summary(), {"payload": payload.name})]
+    result.rows = len(screened.rows)
+    return (screened.rows, rejects)
+
+
+def _insert_fetch(connection, source_id, payload, landed, fetched_at, observed_at, run_id, result) -> str:
+    fetch_id = str(uuid.uuid4())
+    connection.execute(
+        "insert into raw.fetch_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [fetch_id, run_id, source_id, payload.name, payload.url, payload.mode, result.status, fetched_at,
+         observed_at, landed.sha256, landed.bytes, result.rows, result.quarantined, result.error])
+    return fetch_id
+
+
+def _insert_payload(connection, source, payload, landed, fetched_at, result, parsed) -> None:
+    connection.execute(
+        "insert into raw.payloads values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [source.id, landed.sha256, payload.name, str(landed.path), landed.bytes,
+         "parsed" if result.status == "ok" else "rejected", result.rows, fetched_at])
+    if result.status == "ok":
+        rows, rejects = parsed
+        _insert_rows(connection, source, landed.sha256, rows)
+    else:
+        rejects = parsed
+    _insert_quarantine(connection, source.id, landed.sha256, rejects, fetched_at)
+
+
+def _insert_rows(connection: duckdb.DuckDBPyConnection, source: Source, sha256: str,
+                 rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = COLUMNS_BY_KIND[source.kind]
+    frame = pd.DataFrame.from_records(
+        [{column: _sql_value(row.get(column)) for column in columns} for row in rows], columns=list(columns))
+    frame.insert(0, "sha256", sha256)
+    frame.insert(0, "source", source.id)
+    table = f"raw.{source.kind}_observations"
+    column_list = ", ".join(frame.columns)
+    connection.register("incoming_rows", frame)
+    try:
+        connection.execute(f"insert into {table} ({column_list}) select {column_list} from incoming_rows")
+    finally:
+        connection.unregister("incoming_rows")
+
+
+def _insert_quarantine(connection, source_id: str, sha256: str, rejects: list[Reject], landed_at) -> None:
+    if rejects:
+        connection.executemany(
+            "insert into raw.quarantine values (?, ?, ?, ?, ?, ?)",
+            [[source_id, sha256, json.dumps(_jsonable(r.row), default=str)[:10000], r.rule, r.reason[:1000],
+              landed_at] for r in rejects])
+
+
+def _insert_snapshots(connection, source: Source, payload: Payload, sha256: str, observed_at, fetch_id) -> None:
+    connection.execute(
+        f"""insert or ignore into raw.snapshots
+            select source, scope, coalesce(observed_at, ?::timestamptz), sha256, ?, ?, ?
+            from raw.{source.kind}_observations where source = ? and sha256 = ?
+            group by all""",
+        [observed_at, payload.mode, payload.is_date_estimated, fetch_id, source.id, sha256])
+
+
+def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, message: str) -> None:
+    with writer_lock(settings), connect_working(settings) as connection:
+        connection.execute(
+            "insert into raw.fetch_log (fetch_id, run_id, source, mode, status, fetched_at, error) "
+            "values (?, ?, ?, 'live', ?, ?, ?)",
+            [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), message])
+
+
+def _has_landed(connection: duckdb.DuckDBPyConnection, source_id: str) -> bool:
+    return connection.execute(
+        "select count(*) from raw.payloads where source = ? and parse_status = 'parsed'", [source_id]
+    ).fetchone()[0] > 0
+
+
+def _sql_value(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: _sql_value(value) for key, value in row.items()}

@@ -1,0 +1,18 @@
+"""The daily refresh job and its schedule (06:00 UTC). `margins refresh` runs the same job."""
+
+from dagster import AssetSelection, ScheduleDefinition, define_asset_job
+
+REFRESH_JOB_NAME = "daily_refresh"
+
+daily_refresh_job = define_asset_job(
+    REFRESH_JOB_NAME,
+    selection=AssetSelection.groups("sources", "reference", "staging", "intermediate", "marts", "publish"),
+    description="Fetch every source, land, parse, validate, dbt build, publish.",
+)
+
+daily_refresh_schedule = ScheduleDefinition(
+    name="daily_refresh_0600_utc",
+    job=daily_refresh_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+)

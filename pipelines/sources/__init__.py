@@ -1,0 +1,19 @@
+"""The sources: one module each, all implementing ``pipelines.sources.base.Source``."""
+
+from pipelines.sources.base import Source
+from pipelines.sources.gpu_trackers import GpuTrackersSource
+from pipelines.sources.litellm import LiteLLMSource
+from pipelines.sources.openrouter import OpenRouterSource
+from pipelines.sources.skypilot import SkyPilotSource
+
+SOURCES: dict[str, Source] = {
+    source.id: source
+    for source in (SkyPilotSource(), GpuTrackersSource(), LiteLLMSource(), OpenRouterSource())
+}
+
+
+def get_source(source_id: str) -> Source:
+    try:
+        return SOURCES[source_id]
+    except KeyError:
+        raise KeyError(f"unknown source {source_id!r}; known: {', '.join(SOURCES)}") from None

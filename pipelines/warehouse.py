@@ -1,0 +1,185 @@
+"""The working DuckDB file, its raw schema, the writers' lock, and publishing the readers' copy.
+
+DuckDB allows one writing process, and a reader in another process blocks a writer. So the pipeline
+writes only the working file, under a lock file, and after each successful build copies it atomically
+(temp file, then rename) over ``margins.duckdb``, the only file readers open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.fetch_log (
+    fetch_id varchar primary key,
+    run_id varchar,
+    source varchar not null,
+    payload_name varchar,
+    url varchar,
+    mode varchar not null,            -- live | bundled | backfill
+    status varchar not null,          -- ok | error | rejected | skipped
+    fetched_at timestamptz not null,
+    observed_at timestamptz,
+    sha256 varchar,
+    bytes bigint,
+    rows_parsed integer,
+    rows_quarantined integer,
+    error varchar
+);
+create table if not exists raw.payloads (
+    source varchar not null,
+    sha256 varchar not null,
+    payload_name varchar,
+    path varchar not null,
+    bytes bigint not null,
+    parse_status varchar not null,    -- parsed | rejected
+    rows integer,
+    first_landed_at timestamptz not null,
+    primary key (source, sha256)
+);
+create table if not exists raw.snapshots (
+    source varchar not null,
+    scope varchar not null,
+    observed_at timestamptz not null,
+    sha256 varchar not null,
+    mode varchar not null,
+    is_date_estimated boolean not null,
+    first_fetch_id varchar,
+    primary key (source, scope, observed_at, sha256)
+);
+create table if not exists raw.gpu_observations (
+    source varchar not null,
+    sha256 varchar not null,
+    scope varchar not null,
+    observed_at timestamptz,          -- the row's own timestamp (history files); null = the snapshot's
+    provider varchar not null,
+    region varchar,
+    zone varchar,
+    instance_type varchar,
+    gpu_name varchar,
+    gpu_memory_gb double,
+    gpu_count decimal(8, 3),
+    pricing_type varchar not null,    -- on_demand | spot | unknown
+    usd_per_hour decimal(18, 6),
+    usd_per_gpu_hour decimal(18, 6),
+    effective_date date
+);
+create table if not exists raw.token_observations (
+    source varchar not null,
+    sha256 varchar not null,
+    scope varchar not null,
+    observed_at timestamptz,
+    provider varchar not null,
+    source_model_key varchar not null,
+    mode varchar,
+    usd_per_1m_input decimal(18, 6),
+    usd_per_1m_output decimal(18, 6),
+    usd_per_1m_cached_input decimal(18, 6),
+    usd_per_1m_cache_write decimal(18, 6),
+    usd_per_1m_batch_input decimal(18, 6),
+    usd_per_1m_batch_output decimal(18, 6),
+    long_context_threshold_tokens bigint,
+    usd_per_1m_input_long_context decimal(18, 6),
+    usd_per_1m_output_long_context decimal(18, 6),
+    max_input_tokens bigint,
+    deprecation_date date,
+    is_free boolean,
+    has_variable_price boolean
+);
+create table if not exists raw.quarantine (
+    source varchar not null,
+    sha256 varchar not null,
+    row_json varchar,
+    rule varchar not null,
+    reason varchar not null,
+    landed_at timestamptz not null
+);
+"""
+
+_held = threading.local()
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another refresh holds the writers' lock."""
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, timeout_s: float | None = None) -> Iterator[None]:
+    """Serialise writers across processes with an flock on ``refresh.lock``; re-entrant in a thread.
+
+    ``timeout_s=None`` waits (from ``MARGINS_LOCK_TIMEOUT``, default 1800 s); ``0`` fails at once.
+    """
+    depth = getattr(_held, "depth", 0)
+    if depth:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("MARGINS_LOCK_TIMEOUT", "1800"))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.lock_file, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"another refresh holds {settings.lock_file}; wait for it to finish "
+                        f"(or raise MARGINS_LOCK_TIMEOUT)") from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def connect_working(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the working database read-write and make sure the raw schema exists (caller holds the lock)."""
+    settings.working_db.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(settings.working_db))
+    connection.execute(RAW_DDL)
+    return connection
+
+
+def publish(settings: Settings) -> Path:
+    """Copy the working database over the published one atomically (temp file + rename)."""
+    with duckdb.connect(str(settings.working_db)) as connection:
+        connection.execute("checkpoint")
+    target = settings.published_db
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(settings.working_db, temp)
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+    return target
+
+
+def connect_published(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the published copy read-only; a clear error when nothing was published yet."""
+    if not settings.published_db.exists():
+        raise FileNotFoundError(
+            f"no published warehouse at {settings.published_db}: run `margins refresh` (or `make run`) first")
+    return duckdb.connect(str(settings.published_db), read_only=True)

@@ -1,0 +1,104 @@
+"""The whole offline refresh (real Dagster run, real dbt build, real DuckDB files) on the bundled history."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from pipelines.cli import main
+
+
+def test_p5_48xlarge_us_east_1_per_gpu_price_in_the_v8_snapshot(published):
+    rows = published.execute("""
+        select distinct usd_per_hour, usd_per_gpu_hour, gpu_model, gpu_count
+        from marts.fct_gpu_prices_daily
+        where source = 'skypilot' and instance_type = 'p5.48xlarge' and region = 'us-east-1'
+          and pricing_type = 'on_demand' and price_date = date '2026-11-27'
+    """).fetchall()
+    assert rows == [(Decimal("55.04"), Decimal("55.04") / 8, "H100", 8)]
+
+
+def test_gpt_4o_prices_in_2024_06_and_2026_11(published):
+    def price_on(day: str):
+        return published.execute("""
+            select usd_per_1m_input, usd_per_1m_output from marts.fct_token_prices_daily
+            where source = 'litellm' and provider = 'openai' and source_model_key = 'gpt-4o' and price_date = ?
+        """, [day]).fetchall()
+
+    assert price_on("2024-06-15") == [(Decimal("5.00"), Decimal("15.00"))]
+    assert price_on("2026-11-20") == [(Decimal("2.50"), Decimal("10.00"))]
+
+
+def test_h100_market_history_spans_several_years(published):
+    first, last, days = published.execute("""
+        select min(price_date), max(price_date), count(*) from marts.fct_gpu_market_daily where gpu_model = 'H100'
+    """).fetchone()
+    assert first <= date(2023, 12, 31) and last >= date(2026, 11, 1)
+    assert days > 365
+
+
+def test_every_daily_row_is_within_90_days_of_its_observation(published):
+    worst = published.execute("""
+        select max(days_since_observed) from marts.fct_gpu_prices_daily
+        union all select max(days_since_observed) from marts.fct_token_prices_daily
+    """).fetchall()
+    assert all(0 <= value <= 90 for (value,) in worst)
+
+
+def test_rows_without_a_gpu_count_never_reach_the_daily_mart(published):
+    assert published.execute("""
+        select count(*) from marts.fct_gpu_prices_daily where source = 'gpu_trackers' and region is null
+          and instance_type is null and gpu_count is null
+    """).fetchone()[0] == 0
+    trackers = published.execute("""
+        select count(*) from raw.gpu_observations where scope = 'becloudready/gpu-price'
+    """).fetchone()[0]
+    assert trackers > 4000
+
+
+def test_offline_sources_are_stale_and_the_warehouse_is_published(published):
+    rows = published.execute("select source, is_stale, n_snapshots from marts.source_status").fetchall()
+    assert {row[0] for row in rows} >= {"skypilot", "gpu_trackers", "litellm", "openrouter"}
+    assert all(is_stale for _, is_stale, _ in rows)
+    assert all(n > 0 for _, _, n in rows)
+
+
+def test_warehouse_has_exactly_the_four_schemas(published):
+    schemas = {row[0] for row in published.execute(
+        "select distinct table_schema from information_schema.tables").fetchall()}
+    assert schemas == {"raw", "staging", "intermediate", "marts"}
+
+
+def test_second_refresh_adds_fetch_log_rows_but_no_observations(offline_warehouse, capsys):
+    def counts():
+        with duckdb.connect(str(offline_warehouse.published_db), read_only=True) as connection:
+            return connection.execute("""
+                select (select count(*) from raw.gpu_observations), (select count(*) from raw.token_observations),
+                       (select count(*) from raw.snapshots), (select count(*) from raw.fetch_log)
+            """).fetchone()
+
+    gpu_before, token_before, snapshots_before, fetches_before = counts()
+    assert main(["refresh", "--offline"]) == 0
+    gpu_after, token_after, snapshots_after, fetches_after = counts()
+    assert (gpu_after, token_after, snapshots_after) == (gpu_before, token_before, snapshots_before)
+    assert fetches_after > fetches_before
+
+
+def test_sql_command_reads_the_published_copy(offline_warehouse, capsys):
+    assert main(["sql", "select gpu_model, min(price_date), max(price_date) from marts.fct_gpu_market_daily "
+                        "where gpu_model = 'H100' group by 1", "--format", "csv"]) == 0
+    output = capsys.readouterr().out.splitlines()
+    assert output[0] == "gpu_model,min(price_date),max(price_date)"
+    assert output[1].startswith("H100,")
+
+
+def test_sql_command_without_a_published_warehouse_says_so(data_dir, capsys):
+    assert main(["sql", "select 1"]) == 1
+    assert "no published warehouse" in capsys.readouterr().err
+
+
+def test_unknown_source_exits_2(data_dir, capsys):
+    assert main(["refresh", "--sources", "nope"]) == 2
+    assert "unknown source" in capsys.readouterr().err
