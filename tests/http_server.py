@@ -67,10 +67,7 @@ class FixtureServer:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         self.requests.append((handler.command, handler.path, dict(handler.headers)))
         replies = self.routes.get(handler.path) or self.routes.get(handler.path.split("?")[0])
-        if not replies:
-            reply = Reply(404, b"not found")
-        else:
-            reply = replies.pop(0) if len(replies) > 1 else replies[0]
+        reply = Reply(404, b"not found") if not replies else replies.pop(0) if len(replies) > 1 else replies[0]
         if reply.delay_s:
             time.sleep(reply.delay_s)
         handler.send_response(reply.status)

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
-    ParsedBatch, Payload, Reject, Source, SourceSkipped, decimal_or_none, money, parse_timestamp,
+    ParsedBatch,
+    Payload,
+    Reject,
+    Source,
+    SourceSkipped,
+    decimal_or_none,
+    money,
+    parse_timestamp,
     read_csv_rows,
 )
 

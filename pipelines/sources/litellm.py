@@ -17,8 +17,16 @@ from typing import Any
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
-    ParsedBatch, ParseError, Payload, Reject, Source, decimal_or_none, parse_date, parse_timestamp,
-    per_million, read_csv_rows,
+    ParsedBatch,
+    ParseError,
+    Payload,
+    Reject,
+    Source,
+    decimal_or_none,
+    parse_date,
+    parse_timestamp,
+    per_million,
+    read_csv_rows,
 )
 
 TOKEN_MODES = {"chat", "completion", "responses"}

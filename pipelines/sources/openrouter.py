@@ -14,7 +14,15 @@ from typing import Any
 
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
-from pipelines.sources.base import ParsedBatch, ParseError, Payload, Reject, Source, decimal_or_none, per_million
+from pipelines.sources.base import (
+    ParsedBatch,
+    ParseError,
+    Payload,
+    Reject,
+    Source,
+    decimal_or_none,
+    per_million,
+)
 
 VARIABLE_PRICE = "-1"
 

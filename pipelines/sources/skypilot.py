@@ -16,7 +16,14 @@ from typing import Any
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
-    ParsedBatch, Payload, Reject, Source, decimal_or_none, money, parse_timestamp, read_csv_rows,
+    ParsedBatch,
+    Payload,
+    Reject,
+    Source,
+    decimal_or_none,
+    money,
+    parse_timestamp,
+    read_csv_rows,
 )
 
 DEFAULT_CLOUDS = (
@@ -83,10 +90,7 @@ def parse_cloud_rows(cloud: str, rows: list[dict[str, str]], observed_at) -> Par
                         for row in rows if not row["InstanceType"] and row["AcceleratorName"]}
     for row in rows:
         try:
-            if cloud == "gcp":
-                offers = _gcp_offers(row, gcp_gpu_rows)
-            else:
-                offers = _plain_offers(row)
+            offers = _gcp_offers(row, gcp_gpu_rows) if cloud == "gcp" else _plain_offers(row)
         except ValueError as exc:
             batch.rejects.append(Reject("parseable_number", str(exc), dict(row)))
             continue
