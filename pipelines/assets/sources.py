@@ -54,7 +54,7 @@ def build_source_asset(source: Source) -> AssetsDefinition:
     def _source_asset(context: AssetExecutionContext, settings: MarginsSettings) -> MaterializeResult:
         http = HttpClient()
         try:
-            outcome = ingest_source(source, settings.settings(), http, context.run_id)
+            outcome = ingest_source(source, settings.settings(), http, context.run.run_id)
         finally:
             http.close()
         if outcome.message:

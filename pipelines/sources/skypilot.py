@@ -8,6 +8,7 @@ file (catalog v5, 2022-12..2023-12) carries each row's commit date and cloud.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -51,12 +52,9 @@ class SkyPilotSource(Source):
     description = ("GPU instance prices of ~20 clouds from the SkyPilot catalog (v8 `<cloud>/vms.csv`), "
                    "plus the bundled 2022-12..2023-12 catalog history.")
 
-    def __init__(self, clouds: tuple[str, ...] | None = None):
-        self.clouds = clouds or DEFAULT_CLOUDS
-
     def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
         base = settings.url("skypilot")
-        for cloud in self.clouds:
+        for cloud in configured_clouds():
             url = f"{base}/{cloud}/vms.csv"
             response = http.get(self.id, url)
             yield Payload(name=f"{cloud}/vms.csv", content=response.content, mode="live", url=response.url)
@@ -67,6 +65,12 @@ class SkyPilotSource(Source):
             return parse_history(rows)
         cloud = payload.name.split("/")[0].removeprefix("skypilot_v8_").removesuffix("_vms_gpu.csv")
         return parse_cloud_rows(cloud, rows, observed_at=None)
+
+
+def configured_clouds() -> tuple[str, ...]:
+    """``MARGINS_SKYPILOT_CLOUDS`` (comma-separated) or every cloud the catalog has GPU rows for."""
+    configured = os.environ.get("MARGINS_SKYPILOT_CLOUDS", "")
+    return tuple(cloud.strip() for cloud in configured.split(",") if cloud.strip()) or DEFAULT_CLOUDS
 
 
 def parse_history(rows: list[dict[str, str]]) -> ParsedBatch:

@@ -1,0 +1,85 @@
+"""A live refresh against a local HTTP server serving real captured payloads (no patched fetch code)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.settings import Settings
+from tests.http_server import Reply, fixture_bytes
+
+SKYPILOT_CLOUDS = ("aws", "gcp", "lambda", "nebius")
+
+
+@pytest.fixture
+def live_env(server, data_dir, monkeypatch):
+    monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}/litellm/model_prices_and_context_window.json")
+    monkeypatch.setenv("MARGINS_OPENROUTER_URL", f"{server.url}/openrouter/api/v1/models")
+    monkeypatch.setenv("MARGINS_SKYPILOT_URL", f"{server.url}/skypilot/catalogs/v8")
+    monkeypatch.setenv("MARGINS_SKYPILOT_CLOUDS", ",".join(SKYPILOT_CLOUDS))
+    server.route("/litellm/model_prices_and_context_window.json",
+                 Reply(200, fixture_bytes("tokens/litellm_model_prices_2026-11-20.json.gz")))
+    server.route("/openrouter/api/v1/models", Reply(200, fixture_bytes("tokens/openrouter_models_2026-08-19.json.gz")))
+    for cloud in SKYPILOT_CLOUDS:
+        server.route(f"/skypilot/catalogs/v8/{cloud}/vms.csv",
+                     Reply(200, fixture_bytes(f"gpu/skypilot_v8_{cloud}_vms_gpu.csv")))
+    return server
+
+
+def published(settings: Settings):
+    return duckdb.connect(str(settings.published_db), read_only=True)
+
+
+def test_live_refresh_lands_and_parses_every_source(live_env, capsys):
+    assert main(["refresh", "--strict", "--sources", "litellm,openrouter,skypilot"]) == 0
+    settings = Settings.from_env()
+    with published(settings) as connection:
+        statuses = dict(connection.execute(
+            "select source, is_stale from marts.source_status where source in ('litellm','openrouter','skypilot')"
+        ).fetchall())
+        assert statuses == {"litellm": False, "openrouter": False, "skypilot": False}
+        live = connection.execute("""
+            select source, count(*) from raw.fetch_log where mode = 'live' and status = 'ok' group by 1 order by 1
+        """).fetchall()
+        assert live == [("litellm", 1), ("openrouter", 1), ("skypilot", len(SKYPILOT_CLOUDS))]
+        landed = {path.name for path in (settings.landing_dir / "openrouter").iterdir()}
+        sha = connection.execute("select sha256 from raw.fetch_log where source = 'openrouter' and mode = 'live'")
+        assert sha.fetchone()[0] in landed
+        gpt4o = connection.execute("""
+            select usd_per_1m_input, usd_per_1m_output from marts.fct_token_prices_daily
+            where source = 'litellm' and source_model_key = 'gpt-4o' order by price_date desc limit 1
+        """).fetchone()
+        assert tuple(map(float, gpt4o)) == (2.5, 10.0)
+    assert live_env.hits("/litellm/model_prices_and_context_window.json") == 1
+
+
+def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, capsys):
+    live_env.route("/openrouter/api/v1/models", Reply(503, b"<html>down</html>"))
+    assert main(["refresh", "--sources", "litellm,openrouter"]) == 0
+    output = capsys.readouterr().out
+    assert "failed" in output and "openrouter" in output
+    with published(Settings.from_env()) as connection:
+        status = dict(connection.execute(
+            "select source, is_stale from marts.source_status where source in ('litellm', 'openrouter')").fetchall())
+        assert status == {"litellm": False, "openrouter": True}
+        error = connection.execute("select last_error from marts.source_status where source = 'openrouter'").fetchone()
+        assert "openrouter" in error[0] and "503" in error[0]
+        # the bundled capture still serves OpenRouter prices
+        assert connection.execute("select count(*) from marts.fct_token_prices_daily where source = 'openrouter'"
+                                  ).fetchone()[0] > 0
+    assert main(["refresh", "--strict", "--sources", "litellm,openrouter"]) == 1
+
+
+def test_a_rejected_batch_is_quarantined_and_the_source_keeps_its_last_good_data(live_env, capsys):
+    live_env.route("/openrouter/api/v1/models", Reply(200, b'{"models": "renamed"}'))
+    assert main(["refresh", "--sources", "openrouter"]) == 0
+    with published(Settings.from_env()) as connection:
+        rejected = connection.execute(
+            "select status, error from raw.fetch_log where source = 'openrouter' and mode = 'live'").fetchone()
+        assert rejected[0] == "rejected" and "data" in rejected[1]
+        quarantined = connection.execute(
+            "select rule from raw.quarantine where source = 'openrouter'").fetchall()
+        assert ("parseable_payload",) in quarantined
+        assert connection.execute("select count(*) from marts.fct_token_prices_daily where source = 'openrouter'"
+                                  ).fetchone()[0] > 0
