@@ -8,8 +8,12 @@ one-line message naming the source and the cause; API keys never appear in them.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -82,19 +86,36 @@ class HttpClient:
         return self.request("GET", source, url, headers=headers, params=params, secrets=secrets,
                             max_bytes=max_bytes)
 
+    def download(self, source: str, url: str, directory: Path, *, headers: dict[str, str] | None = None,
+                 secrets: tuple[str, ...] = (), max_bytes: int | None = None) -> HttpResponse:
+        """GET streamed to a temp file in ``directory`` (for payloads of hundreds of MB); ``content`` is empty
+        and ``path`` names the file. The file is removed again if the download fails."""
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".download-", dir=directory)
+        path = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                response = self.request("GET", source, url, headers=headers, secrets=secrets,
+                                        max_bytes=max_bytes, sink=file.write)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return HttpResponse(url=response.url, status=response.status, headers=response.headers, content=b"",
+                            path=path, bytes=response.bytes)
+
     def post(self, source: str, url: str, *, json: object, headers: dict[str, str] | None = None,
              secrets: tuple[str, ...] = ()) -> HttpResponse:
         return self.request("POST", source, url, headers=headers, json=json, secrets=secrets)
 
     def request(self, method: str, source: str, url: str, *, headers: dict[str, str] | None = None,
                 params: dict[str, str] | None = None, json: object = None, secrets: tuple[str, ...] = (),
-                max_bytes: int | None = None) -> HttpResponse:
+                max_bytes: int | None = None, sink: Callable[[bytes], object] | None = None) -> HttpResponse:
         limit = max_bytes or self.config.max_bytes
         host = urlsplit(url).netloc
         for _ in range(_MAX_REDIRECTS + 1):
             response = self._send(method, source, url, headers, params, json, secrets)
             if not response.is_redirect:
-                return self._read(source, url, response, limit, secrets)
+                return self._read(source, url, response, limit, secrets, sink)
             target = urljoin(url, response.headers.get("Location", ""))
             response.close()
             if urlsplit(target).netloc != host:
@@ -120,7 +141,7 @@ class HttpClient:
         except requests.exceptions.RequestException as exc:
             raise FetchError(source, f"request failed: {safe_url} ({_reason(exc, secrets)})") from None
 
-    def _read(self, source, url, response, limit, secrets) -> HttpResponse:
+    def _read(self, source, url, response, limit, secrets, sink) -> HttpResponse:
         safe_url = redact(url, secrets)
         with response:
             if response.status_code >= 400:
@@ -130,18 +151,15 @@ class HttpClient:
             if declared and declared.isdigit() and "Content-Encoding" not in response.headers \
                     and int(declared) > limit:
                 raise FetchError(source, f"response of {declared} bytes exceeds the {limit}-byte cap")
-            chunks, size = [], 0
-            try:
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    size += len(chunk)
-                    if size > limit:
-                        raise FetchError(source, f"response exceeds the {limit}-byte cap: {safe_url}")
-                    chunks.append(chunk)
-            except requests.exceptions.RequestException as exc:
-                raise FetchError(source, f"truncated or broken body from {safe_url} "
-                                         f"({_reason(exc, secrets)})") from None
-            return HttpResponse(url=safe_url, status=response.status_code,
-                                headers=dict(response.headers), content=b"".join(chunks))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in _body_chunks(source, safe_url, response, secrets):
+                size += len(chunk)
+                if size > limit:
+                    raise FetchError(source, f"response exceeds the {limit}-byte cap: {safe_url}")
+                (sink or chunks.append)(chunk)
+            return HttpResponse(url=safe_url, status=response.status_code, headers=dict(response.headers),
+                                content=b"".join(chunks), bytes=size)
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,16 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     content: bytes
+    path: Path | None = None     # set by HttpClient.download
+    bytes: int = 0
+
+
+def _body_chunks(source: str, safe_url: str, response: requests.Response, secrets) -> Iterator[bytes]:
+    """Decoded body chunks; a connection that breaks or ends early is a FetchError."""
+    try:
+        yield from response.iter_content(chunk_size=1 << 20)
+    except requests.exceptions.RequestException as exc:
+        raise FetchError(source, f"truncated or broken body from {safe_url} ({_reason(exc, secrets)})") from None
 
 
 def _reason(exc: Exception, secrets: tuple[str, ...]) -> str:

@@ -21,7 +21,15 @@ import pandas as pd
 from pipelines.http import FetchError, HttpClient
 from pipelines.landing import land
 from pipelines.settings import Settings
-from pipelines.sources.base import COLUMNS_BY_KIND, ParseError, Payload, Reject, Source, SourceSkipped
+from pipelines.sources.base import (
+    COLUMNS_BY_KIND,
+    ParseError,
+    Payload,
+    PreviousFetches,
+    Reject,
+    Source,
+    SourceSkipped,
+)
 from pipelines.validation import SuiteResult, screen_rows, validate_batch
 from pipelines.warehouse import connect_working, writer_lock
 
@@ -71,7 +79,8 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
         outcome.message = "offline: bundled snapshots only"
         return outcome
     try:
-        _load_all(source, settings, source.fetch(settings, http), outcome, run_id)
+        previous = _previous_fetches(settings, source.id)
+        _load_all(source, settings, source.fetch(settings, http, previous), outcome, run_id)
         if outcome.status != "bundled" or any(p.mode == "live" for p in outcome.payloads):
             outcome.status = "ok"
     except SourceSkipped as skipped:
@@ -93,7 +102,7 @@ def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -
 
 
 def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str) -> PayloadOutcome:
-    landed = land(settings, source.id, payload.content)
+    landed = land(settings, source.id, payload)
     fetched_at = datetime.now(UTC)
     observed_at = payload.observed_at or fetched_at
     with writer_lock(settings), connect_working(settings) as connection:
@@ -204,6 +213,15 @@ def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, m
             "insert into raw.fetch_log (fetch_id, run_id, source, mode, status, fetched_at, error) "
             "values (?, ?, ?, 'live', ?, ?, ?)",
             [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), message])
+
+
+def _previous_fetches(settings: Settings, source_id: str) -> PreviousFetches:
+    with writer_lock(settings), connect_working(settings) as connection:
+        rows = connection.execute(
+            """select url, arg_max(sha256, fetched_at) from raw.fetch_log
+               where source = ? and mode = 'live' and status = 'ok' and url is not null group by url""",
+            [source_id]).fetchall()
+    return PreviousFetches(settings.landing_dir / source_id, dict(rows))
 
 
 def _has_landed(connection: duckdb.DuckDBPyConnection, source_id: str) -> bool:

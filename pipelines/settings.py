@@ -73,6 +73,10 @@ class Settings:
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
 
+    def download_dir(self, source_id: str) -> Path:
+        """Where large payloads are streamed before landing (same file system, so landing is a rename)."""
+        return self.data_dir / "downloads" / source_id
+
     @property
     def working_db(self) -> Path:
         return self.data_dir / "work" / "warehouse.duckdb"

@@ -50,11 +50,35 @@ class SourceSkipped(Exception):
 @dataclass(frozen=True)
 class Payload:
     name: str                       # logical name within the source, e.g. "aws/vms.csv"
-    content: bytes
+    content: bytes                  # the bytes as served (empty when ``path`` holds them)
     mode: str                       # live | bundled | backfill
     url: str | None = None          # never contains a key
     observed_at: datetime | None = None
     is_date_estimated: bool = False
+    path: Path | None = None        # a large payload streamed to disk (HttpClient.download) or already landed
+    sha256: str | None = None       # set when the payload is a file this source landed before
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes() if self.path is not None else self.content
+
+
+@dataclass(frozen=True)
+class PreviousFetches:
+    """What a source landed before: the payload of its newest successful live fetch of each URL.
+
+    Lets a source skip downloading a URL that is known not to have changed (e.g. an AWS offer file whose
+    versioned URL is the one landed last time) while still confirming its prices with a new fetch.
+    """
+
+    landing_dir: Path
+    sha256_by_url: dict[str, str] = field(default_factory=dict)
+
+    def unchanged(self, name: str, url: str, observed_at: datetime | None = None) -> Payload | None:
+        sha256 = self.sha256_by_url.get(url)
+        if sha256 is None or not (self.landing_dir / sha256).exists():
+            return None
+        return Payload(name=name, content=b"", mode="live", url=url, observed_at=observed_at,
+                       path=self.landing_dir / sha256, sha256=sha256)
 
 
 @dataclass(frozen=True)
@@ -78,7 +102,7 @@ class Source(ABC):
     api_key_name: str | None = None  # a keyed source is skipped when its key is not set
 
     @abstractmethod
-    def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
+    def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         """Yield live payloads; raise FetchError / SourceSkipped."""
 
     @abstractmethod
@@ -147,7 +171,7 @@ def per_million(per_token: Decimal | None) -> Decimal | None:
 def read_csv_rows(payload: Payload, required: tuple[str, ...]) -> list[dict[str, str]]:
     """CSV rows keyed by header name; ParseError if the payload is not text CSV with the required columns."""
     try:
-        text = payload.content.decode("utf-8-sig")
+        text = payload.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ParseError(f"{payload.name}: not UTF-8 text") from None
     if text.lstrip()[:1] == "<":

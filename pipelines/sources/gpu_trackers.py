@@ -14,6 +14,7 @@ from pipelines.settings import Settings
 from pipelines.sources.base import (
     ParsedBatch,
     Payload,
+    PreviousFetches,
     Reject,
     Source,
     SourceSkipped,
@@ -35,7 +36,7 @@ class GpuTrackersSource(Source):
     description = ("Bundled monthly GPU rental price history 2024-09..2026-07 from three public trackers "
                    "(becloudready/gpu-price, op-devteam/machine-catalog, cherielilili/gpu-pricing-tracker).")
 
-    def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
+    def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         raise SourceSkipped("bundled history only: there is no live endpoint")
 
     def parse(self, payload: Payload) -> ParsedBatch:

@@ -20,6 +20,7 @@ from pipelines.sources.base import (
     ParsedBatch,
     ParseError,
     Payload,
+    PreviousFetches,
     Reject,
     Source,
     decimal_or_none,
@@ -50,7 +51,7 @@ class LiteLLMSource(Source):
     description = ("API token prices per 1M tokens of ~150 sellers from LiteLLM's "
                    "model_prices_and_context_window.json, plus the bundled 2024-06..2026-11 monthly history.")
 
-    def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
+    def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         response = http.get(self.id, settings.url("litellm"))
         yield Payload(name="model_prices_and_context_window.json", content=response.content, mode="live",
                       url=response.url)
@@ -58,7 +59,7 @@ class LiteLLMSource(Source):
     def parse(self, payload: Payload) -> ParsedBatch:
         if payload.name.endswith(".csv"):
             return parse_history(payload)
-        return parse_price_map(payload.content, payload.name)
+        return parse_price_map(payload.read_bytes(), payload.name)
 
 
 def load_json_object(content: bytes, name: str) -> dict[str, Any]:

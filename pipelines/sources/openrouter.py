@@ -18,6 +18,7 @@ from pipelines.sources.base import (
     ParsedBatch,
     ParseError,
     Payload,
+    PreviousFetches,
     Reject,
     Source,
     decimal_or_none,
@@ -34,7 +35,7 @@ class OpenRouterSource(Source):
     # MARGINS_OPENROUTER_API_KEY is optional: the endpoint also answers without one, so never skipped.
     description = "Token prices of every model routed through OpenRouter (GET /api/v1/models)."
 
-    def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
+    def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         key = settings.api_key("openrouter")
         headers = {"Authorization": f"Bearer {key}"} if key else None
         response = http.get(self.id, settings.url("openrouter"), headers=headers, secrets=(key or "",))
@@ -42,9 +43,9 @@ class OpenRouterSource(Source):
 
     def parse(self, payload: Payload) -> ParsedBatch:
         try:
-            document = json.loads(payload.content)
+            document = json.loads(payload.read_bytes())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            hint = " (got an HTML page)" if payload.content.lstrip()[:1] == b"<" else ""
+            hint = " (got an HTML page)" if payload.read_bytes().lstrip()[:1] == b"<" else ""
             raise ParseError(f"{payload.name}: invalid JSON{hint}: {exc}") from None
         models = document.get("data") if isinstance(document, dict) else None
         if not isinstance(models, list):

@@ -19,6 +19,7 @@ from pipelines.settings import Settings
 from pipelines.sources.base import (
     ParsedBatch,
     Payload,
+    PreviousFetches,
     Reject,
     Source,
     decimal_or_none,
@@ -52,7 +53,7 @@ class SkyPilotSource(Source):
     description = ("GPU instance prices of ~20 clouds from the SkyPilot catalog (v8 `<cloud>/vms.csv`), "
                    "plus the bundled 2022-12..2023-12 catalog history.")
 
-    def fetch(self, settings: Settings, http: HttpClient) -> Iterator[Payload]:
+    def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         base = settings.url("skypilot")
         for cloud in configured_clouds():
             url = f"{base}/{cloud}/vms.csv"
