@@ -4,6 +4,7 @@
   confirmation up to that day (so sparse snapshots leave gaps), and never past
   the newest observation of its source. On each day, `observed_at` is the newest snapshot of the
   version's source and scope up to that day (the offer was in every one of them), capped at last_seen_at.
+  Versions flagged as an unconfirmed anomalous move (flag_price_moves) are held out.
 -#}
 {% macro daily_from_versions(versions_relation) -%}
 select
@@ -18,6 +19,8 @@ inner join {{ ref('int_snapshot_calendar') }} as calendar
     and calendar.scope = versions.scope
     and calendar.snapshot_day >= {{ utc_date('versions.valid_from') }}
     and (versions.valid_to is null or calendar.snapshot_day < {{ utc_date('versions.valid_to') }})
+    -- an anomalous price move is held out until a second observation confirms it
+    and not (versions.is_anomalous_move and not versions.is_confirmed)
     -- at most N days after the newest confirmation up to that day (also between two sparse snapshots)
     and calendar.snapshot_day - {{ utc_date('least(versions.last_seen_at, calendar.latest_observed_at)') }}
         <= {{ var('max_days_without_confirmation') }}

@@ -40,6 +40,9 @@ PRICE_FIELDS = {
     "usd_per_1m_batch_input": "input_cost_per_token_batches",
     "usd_per_1m_batch_output": "output_cost_per_token_batches",
 }
+# The monthly history is one sequence with the full files: the price map as the source published it. It lists
+# only major providers, so other providers' keys drop out between full snapshots (omitted = not listed).
+HISTORY_SCOPE = "full"
 HISTORY_REQUIRED = ("commit_date", "model_key", "litellm_provider", "mode", "input_cost_per_token",
                     "output_cost_per_token")
 
@@ -96,7 +99,7 @@ def parse_history(payload: Payload) -> ParsedBatch:
     for row in read_csv_rows(payload, HISTORY_REQUIRED):
         entry = {column: value for column, value in row.items() if value not in ("", None)}
         try:
-            batch.rows.append(_observation(row["model_key"], entry, "history_subset",
+            batch.rows.append(_observation(row["model_key"], entry, HISTORY_SCOPE,
                                            observed_at=parse_timestamp(row["commit_date"])))
         except ValueError as exc:
             batch.rejects.append(Reject("parseable_number", f"{row['model_key']}: {exc}", dict(row)))
