@@ -33,6 +33,8 @@ from pipelines.sources.base import (
 from pipelines.validation import SuiteResult, screen_rows, validate_batch
 from pipelines.warehouse import connect_working, writer_lock
 
+REJECT_SAMPLES = 20
+
 
 @dataclass
 class PayloadOutcome:
@@ -45,6 +47,7 @@ class PayloadOutcome:
     quarantined: int = 0
     error: str | None = None
     suite: SuiteResult | None = None
+    reject_samples: list[Reject] = field(default_factory=list)
 
 
 @dataclass
@@ -110,19 +113,21 @@ def load_payload(source: Source, settings: Settings, payload: Payload, run_id: s
             "select parse_status, rows from raw.payloads where source = ? and sha256 = ?",
             [source.id, landed.sha256]).fetchone()
         result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok", is_new=known is None)
-        if known is not None:
-            result.status, result.rows = known[0] if known[0] == "rejected" else "ok", known[1] or 0
-            if known[0] == "rejected":
-                result.error = f"{source.id}: {payload.name}: payload was rejected before (sha256 {landed.sha256[:12]})"
-            parsed = None
+        if known is None:
+            validated = _parse_and_validate(source, payload, result, _previous_rows(connection, source.id, payload))
         else:
-            parsed = _parse_and_validate(source, payload, result)
+            validated = None
+            result.rows = known[1] or 0
+            if known[0] == "rejected":
+                result.status = "rejected"
+                result.error = (f"{source.id}: {payload.name}: payload was rejected before "
+                                f"(sha256 {landed.sha256[:12]})")
         connection.execute("begin transaction")
         try:
             fetch_id = _insert_fetch(connection, source.id, payload, landed, fetched_at, observed_at, run_id,
                                      result)
-            if known is None:
-                _insert_payload(connection, source, payload, landed, fetched_at, result, parsed)
+            if validated is not None:
+                _insert_payload(connection, source, payload, landed, fetched_at, result, validated)
             if result.status == "ok":
                 _insert_snapshots(connection, source, payload, landed.sha256, observed_at, fetch_id)
             connection.execute("commit")
@@ -132,22 +137,42 @@ def load_payload(source: Source, settings: Settings, payload: Payload, run_id: s
     return result
 
 
-def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome):
+@dataclass
+class Validated:
+    rows: list[dict[str, Any]]        # rows to load (empty when the batch is rejected)
+    rejects: list[Reject]             # rows (or the whole payload) for raw.quarantine
+
+
+def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome,
+                        previous_rows: int | None) -> Validated:
     try:
         batch = source.parse(payload)
     except ParseError as error:
         result.status, result.error = "rejected", f"{source.id}: {error}"
-        return [Reject("parseable_payload", str(error), {"payload": payload.name})]
+        return Validated([], [Reject("parseable_payload", str(error), {"payload": payload.name})])
     screened = screen_rows(source.kind, batch.rows)
     rejects = batch.rejects + screened.rejects
-    result.suite = validate_batch(source.kind, screened.rows, source.id)
+    min_rows = previous_rows // 2 if previous_rows else None
+    result.suite = validate_batch(source.kind, screened.rows, source.id, min_rows=min_rows)
     result.quarantined = len(rejects)
+    result.reject_samples = rejects[:REJECT_SAMPLES]
     if not result.suite.success:
         result.status = "rejected"
         result.error = f"{source.id}: {payload.name}: batch failed validation: {result.suite.summary()}"
-        return rejects + [Reject("batch_suite", result.suite.summary(), {"payload": payload.name})]
+        return Validated([], rejects + [Reject("batch_suite", result.suite.summary(), {"payload": payload.name})])
     result.rows = len(screened.rows)
-    return (screened.rows, rejects)
+    return Validated(screened.rows, rejects)
+
+
+def _previous_rows(connection: duckdb.DuckDBPyConnection, source_id: str, payload: Payload) -> int | None:
+    """Rows of the previous live fetch of the same payload (same cloud/region list), for the row-count rule."""
+    if payload.mode != "live":
+        return None
+    row = connection.execute(
+        """select rows_parsed from raw.fetch_log
+           where source = ? and payload_name = ? and mode = 'live' and status = 'ok'
+           order by fetched_at desc limit 1""", [source_id, payload.name]).fetchone()
+    return row[0] if row else None
 
 
 def _insert_fetch(connection, source_id, payload, landed, fetched_at, observed_at, run_id, result) -> str:
@@ -159,17 +184,13 @@ def _insert_fetch(connection, source_id, payload, landed, fetched_at, observed_a
     return fetch_id
 
 
-def _insert_payload(connection, source, payload, landed, fetched_at, result, parsed) -> None:
+def _insert_payload(connection, source, payload, landed, fetched_at, result, validated: Validated) -> None:
     connection.execute(
         "insert into raw.payloads values (?, ?, ?, ?, ?, ?, ?, ?)",
         [source.id, landed.sha256, payload.name, str(landed.path), landed.bytes,
          "parsed" if result.status == "ok" else "rejected", result.rows, fetched_at])
-    if result.status == "ok":
-        rows, rejects = parsed
-        _insert_rows(connection, source, landed.sha256, rows)
-    else:
-        rejects = parsed
-    _insert_quarantine(connection, source.id, landed.sha256, rejects, fetched_at)
+    _insert_rows(connection, source, landed.sha256, validated.rows)
+    _insert_quarantine(connection, source.id, landed.sha256, validated.rejects, fetched_at)
 
 
 def _insert_rows(connection: duckdb.DuckDBPyConnection, source: Source, sha256: str,

@@ -10,9 +10,12 @@ Two layers, one set of rules:
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,6 +31,9 @@ TOKEN_PRICE_COLUMNS = (
     "usd_per_1m_batch_input", "usd_per_1m_batch_output", "usd_per_1m_input_long_context",
     "usd_per_1m_output_long_context",
 )
+KNOWN_GPU_SHARE = 0.5
+DERIVED_COLUMNS = {"gpu": ("gpu_name_key",), "token": ()}
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds" / "reference"
 KEY_COLUMNS = {"gpu": ("scope", "provider", "gpu_name", "pricing_type"), "token": ("scope", "provider",
                                                                                  "source_model_key")}
 
@@ -101,8 +107,12 @@ class SuiteResult:
         return f"{len(self.failures)} of {self.evaluated} expectations failed: {failed}"
 
 
-def validate_batch(kind: str, rows: list[dict[str, Any]], source: str) -> SuiteResult:
-    """Run the great-expectations suite for this observation kind on a parsed batch."""
+def validate_batch(kind: str, rows: list[dict[str, Any]], source: str, min_rows: int | None = None) -> SuiteResult:
+    """Run the great-expectations suite for this observation kind on a parsed batch.
+
+    ``min_rows``: for a live fetch, half the rows of the previous live fetch of the same payload; fewer means
+    the source collapsed (or changed its schema) and the batch is rejected.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # ~5 s to import: only here, never at module top
 
@@ -113,7 +123,7 @@ def validate_batch(kind: str, rows: list[dict[str, Any]], source: str) -> SuiteR
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
         batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=f"{kind}_observations")
-    for expectation in _expectations(gx, kind):
+    for expectation in _expectations(gx, kind, min_rows or 1):
         suite.add_expectation(expectation)
     result = batch.validate(suite)
     failures = [
@@ -141,14 +151,25 @@ def _frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     for column in frame.columns:
         if frame[column].map(lambda value: isinstance(value, Decimal)).any():
             frame[column] = pd.to_numeric(frame[column].map(lambda v: None if v is None else float(v)))
+    if kind == "gpu" and "gpu_name" in frame.columns:
+        frame["gpu_name_key"] = frame["gpu_name"].map(lambda name: name.strip().lower() if name else None)
     return frame
 
 
-def _expectations(gx, kind: str) -> list:
+@functools.cache
+def known_gpu_spellings() -> frozenset[str]:
+    """Every GPU spelling the gpu_aliases seed maps, and the canonical names themselves (lower case)."""
+    with open(SEEDS_DIR / "gpu_aliases.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return frozenset({row["alias"].strip().lower() for row in rows} | {row["gpu_model"].lower() for row in rows})
+
+
+def _expectations(gx, kind: str, min_rows: int) -> list:
     expect = gx.expectations
     checks = [
-        expect.ExpectTableColumnsToMatchSet(column_set=list(COLUMNS_BY_KIND[kind]), exact_match=True),
-        expect.ExpectTableRowCountToBeBetween(min_value=1),
+        expect.ExpectTableColumnsToMatchSet(column_set=list(COLUMNS_BY_KIND[kind]) + list(DERIVED_COLUMNS[kind]),
+                                            exact_match=True),
+        expect.ExpectTableRowCountToBeBetween(min_value=min_rows),
     ]
     checks += [expect.ExpectColumnValuesToNotBeNull(column=column) for column in KEY_COLUMNS[kind]]
     if kind == "gpu":
@@ -159,6 +180,9 @@ def _expectations(gx, kind: str) -> list:
             expect.ExpectColumnValuesToBeBetween(column="usd_per_hour", min_value=0, strict_min=True),
             expect.ExpectColumnValuesToBeBetween(column="gpu_count", min_value=0, max_value=16,
                                                  strict_min=True),
+            # most GPU spellings must be known after aliasing; the rest go to unmapped_gpu_aliases
+            expect.ExpectColumnValuesToBeInSet(column="gpu_name_key", value_set=sorted(known_gpu_spellings()),
+                                               mostly=KNOWN_GPU_SHARE),
         ]
     else:
         checks += [expect.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1000)

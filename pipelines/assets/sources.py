@@ -89,6 +89,7 @@ def validation_check(outcome: SourceOutcome) -> AssetCheckResult:
             "validated_payloads": sum(1 for p in outcome.payloads if p.suite is not None),
             "quarantined_rows": outcome.quarantined,
             "failures": MetadataValue.md(_failure_table(outcome)),
+            "quarantined_sample": MetadataValue.md(_quarantine_table(outcome)),
         },
     )
 
@@ -118,6 +119,18 @@ def _failure_table(outcome: SourceOutcome) -> str:
         lines += [f"| {payload.name} | {f['expectation']} | {f.get('column') or ''} | {f['observed']} |"
                   for f in payload.suite.failures]
     return "\n".join(lines) if len(lines) > 2 else "no failures"
+
+
+def _quarantine_table(outcome: SourceOutcome) -> str:
+    lines = ["| payload | rule | reason | row |", "|---|---|---|---|"]
+    for payload in outcome.payloads:
+        lines += [f"| {payload.name} | {r.rule} | {_cell(r.reason)} | {_cell(str(r.row))} |"
+                  for r in payload.reject_samples]
+    return "\n".join(lines) if len(lines) > 2 else "no quarantined rows"
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:limit]
 
 
 source_assets = [build_source_asset(source) for source in SOURCES.values()]
