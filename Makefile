@@ -8,13 +8,15 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock
+.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
 	@echo "make test     install dev dependencies and run the test suite"
 	@echo "make ui       Dagster UI on http://127.0.0.1:3000"
 	@echo "make lint     ruff"
+	@echo "make reliability  the fault suite: every fault, its outcome, rows lost, marts changed"
+	@echo "make audit    pip-audit of requirements.lock (skips with a message when offline)"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml (needs the package registry)"
 
 $(BIN)/uv:
@@ -38,6 +40,16 @@ run: manifest
 
 test: manifest
 	$(BIN)/python -m pytest -q
+
+reliability: manifest
+	$(BIN)/python -m tests.reliability
+
+# pip-audit needs the vulnerability database online; offline it says so and skips instead of failing.
+audit: install
+	@$(BIN)/python -c "import socket; socket.create_connection(('pypi.org', 443), timeout=5)" 2>/dev/null \
+		&& $(BIN)/uv pip install --quiet --python $(BIN)/python pip-audit \
+		&& $(BIN)/pip-audit --requirement requirements.lock --disable-pip \
+		|| echo "audit: skipped (no route to the vulnerability database, or pip-audit unavailable offline)"
 
 lint: install
 	$(BIN)/ruff check .

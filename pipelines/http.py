@@ -45,6 +45,21 @@ class HttpConfig:
     backoff_jitter: float = 0.25
     max_bytes: int = DEFAULT_MAX_BYTES
 
+    @classmethod
+    def from_env(cls) -> HttpConfig:
+        """Defaults, overridable by MARGINS_HTTP_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRIES, _BACKOFF, _MAX_BYTES."""
+        def number(name: str, default: float) -> float:
+            return float(os.environ.get(f"MARGINS_HTTP_{name}", default))
+
+        defaults = cls()
+        return cls(
+            connect_timeout=number("CONNECT_TIMEOUT", defaults.connect_timeout),
+            read_timeout=number("READ_TIMEOUT", defaults.read_timeout),
+            retries=int(number("RETRIES", defaults.retries)),
+            backoff_factor=number("BACKOFF", defaults.backoff_factor),
+            max_bytes=int(number("MAX_BYTES", defaults.max_bytes)),
+        )
+
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove secrets and key-like query parameters from a URL or message."""
@@ -56,7 +71,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 class HttpClient:
     def __init__(self, config: HttpConfig | None = None):
-        self.config = config or HttpConfig()
+        self.config = config or HttpConfig.from_env()
         retry = Retry(
             total=self.config.retries,
             connect=self.config.retries,
@@ -137,6 +152,10 @@ class HttpClient:
         except requests.exceptions.RetryError as exc:
             raise FetchError(source, f"gave up after retries: {safe_url} ({_reason(exc, secrets)})") from None
         except requests.exceptions.ConnectionError as exc:
+            if "Read timed out" in str(exc):
+                raise FetchError(source, f"read timeout after retries: {safe_url}") from None
+            if "NameResolutionError" in str(exc) or "Name or service not known" in str(exc):
+                raise FetchError(source, f"DNS lookup failed for {urlsplit(url).hostname}: {safe_url}") from None
             raise FetchError(source, f"connection failed: {safe_url} ({_reason(exc, secrets)})") from None
         except requests.exceptions.RequestException as exc:
             raise FetchError(source, f"request failed: {safe_url} ({_reason(exc, secrets)})") from None

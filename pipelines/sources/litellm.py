@@ -65,22 +65,37 @@ class LiteLLMSource(Source):
         return parse_price_map(payload.read_bytes(), payload.name)
 
 
-def load_json_object(content: bytes, name: str) -> dict[str, Any]:
+def load_json_object(content: bytes, name: str) -> tuple[dict[str, Any], set[str]]:
+    """The top-level object, and the keys it lists more than once (JSON allows it; which one is right is unknown)."""
+    duplicates: set[str] = set()
+
+    def collect(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                duplicates.add(key)
+            seen[key] = value
+        return seen
+
     try:
-        document = json.loads(content, parse_float=Decimal)
+        document = json.loads(content, parse_float=Decimal, object_pairs_hook=collect)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         hint = " (got an HTML page)" if content.lstrip()[:1] == b"<" else ""
         raise ParseError(f"{name}: invalid JSON{hint}: {exc}") from None
     if not isinstance(document, dict):
         raise ParseError(f"{name}: expected a JSON object, got {type(document).__name__}")
-    return document
+    return document, {key for key in duplicates if key in document}
 
 
 def parse_price_map(content: bytes, name: str, scope: str = "full") -> ParsedBatch:
-    document = load_json_object(content, name)
+    document, duplicates = load_json_object(content, name)
     batch = ParsedBatch()
     for key, entry in document.items():
         if not isinstance(entry, dict) or "litellm_provider" not in entry:
+            continue
+        if key in duplicates:
+            batch.rejects.append(Reject("unique_model_key", f"{key}: listed more than once in the file",
+                                        {"key": key}))
             continue
         mode = entry.get("mode")
         if mode not in TOKEN_MODES and not (mode is None and "input_cost_per_token" in entry):
