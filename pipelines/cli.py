@@ -1,4 +1,4 @@
-"""`margins`: the command line of the warehouse (refresh, sql, status)."""
+"""`margins`: the command line of the warehouse (refresh, sql, status, backfill)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pipelines.settings import Settings
 from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CLI_PID_TAG = "margins/cli_pid"
 MART_SCHEMA = "marts"
 DAGSTER_YAML = """\
 # Written by `margins`: runs of the CLI and of `make ui` share this instance.
@@ -78,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="sources, last success, staleness, row counts",
                                  description="Per source: last live success, staleness, last error, rows.")
     status.set_defaults(handler=run_status)
+
+    backfill = commands.add_parser(
+        "backfill", help="land a git-backed source's price history from its public git history",
+        description="List the commits that touched the source's file(s) through the GitHub REST API (GITHUB_TOKEN "
+                    "optional), take the last commit of each day, week or month, land the file at each commit as an "
+                    "observation dated by the commit, then build and publish. Re-running lands nothing twice.")
+    backfill.add_argument("--source", required=True, help="litellm, or skypilot (catalog v8 vms.csv of each cloud)")
+    backfill.add_argument("--since", required=True, help="first UTC day, YYYY-MM-DD")
+    backfill.add_argument("--until", help="last UTC day, YYYY-MM-DD (default: today)")
+    backfill.add_argument("--every", choices=("day", "week", "month"), default="day",
+                          help="keep the last commit of each day (default), week or month")
+    backfill.add_argument("--no-build", action="store_true", help="land only; the next refresh builds")
+    backfill.set_defaults(handler=run_backfill)
     return parser
 
 
@@ -134,8 +148,36 @@ def _execute_refresh(settings: Settings, selected: list[str]):
         "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}}},
     }
     with DagsterInstance.get() as instance:
-        return job.execute_in_process(run_config=run_config, instance=instance,
+        release_dead_cli_runs(instance)
+        return job.execute_in_process(run_config=run_config, instance=instance, tags={CLI_PID_TAG: str(os.getpid())},
                                       asset_selection=[AssetKey(k.path) for k in selection], raise_on_error=False)
+
+
+def release_dead_cli_runs(instance) -> None:
+    """Mark CLI runs whose process died (kill -9, power loss) as failed and free their pool slots.
+
+    A run holds its `duckdb` pool slot until it ends; a killed CLI process never ends its run, and every later
+    run would wait for that slot forever. The caller holds the writers' lock, so no other CLI run is alive.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
+    for run in runs:
+        pid = run.tags.get(CLI_PID_TAG)
+        if pid is None or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"margins refresh process {pid} is gone (killed); run marked failed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ensure_dagster_home(settings: Settings) -> None:
@@ -216,6 +258,42 @@ def run_status(args: argparse.Namespace) -> int:
     print(format_rows(columns, rows, "table"))
     print()
     print(render_table(["mart", "rows"], [list(row) for row in counts]))
+    return EXIT_OK
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    from pipelines.backfill import BackfillRequest
+    from pipelines.backfill import run_backfill as land_history
+
+    try:
+        request = BackfillRequest.parse(args.source, args.since, args.until, args.every)
+    except ValueError as error:
+        print(f"margins backfill: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = Settings.from_env()
+    if settings.offline:
+        print("margins backfill: offline (MARGINS_OFFLINE=1); a backfill needs the network", file=sys.stderr)
+        return EXIT_FAILED
+    started = time.monotonic()
+    with writer_lock(settings):
+        report = land_history(request, settings)
+        print(render_table(*report.table()))
+        print(f"\n{request.source_id}: {len(report.commits)} commit(s) sampled, {report.landed} landed, "
+              f"{report.bundled_loaded} bundled snapshot(s) loaded first")
+        if report.error:
+            print(f"margins backfill: {report.error}", file=sys.stderr)
+            return EXIT_FAILED
+        if args.no_build or not (report.landed or report.bundled_loaded):
+            return EXIT_OK
+        log_path = settings.data_dir / "logs" / f"backfill-{datetime.now():%Y%m%dT%H%M%S}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            result = _execute_refresh(settings, [])
+    print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
+    if not result.success:
+        print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"published: {settings.published_db} ({time.monotonic() - started:.1f} s)")
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0            # sleep before answering (read timeouts)
     truncate_to: int | None = None  # send only this many bytes of a body whose full length is declared
+    drip_s: float = 0.0             # pause between 64 KiB chunks (a slow transfer to interrupt)
 
 
 def fixture_bytes(relative: str) -> bytes:
@@ -76,9 +77,12 @@ class FixtureServer:
         handler.send_header("Content-Length", str(len(reply.body)))
         handler.end_headers()
         body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
+        step = 65536 if reply.drip_s else max(len(body), 1)
         try:
-            handler.wfile.write(body)
-            handler.wfile.flush()
+            for offset in range(0, len(body), step):
+                handler.wfile.write(body[offset:offset + step])
+                handler.wfile.flush()
+                time.sleep(reply.drip_s)
         except (BrokenPipeError, ConnectionResetError):
             pass
         if reply.truncate_to is not None:

@@ -1,0 +1,132 @@
+"""Crashes and concurrency: kill -9 mid-refresh, a reader holding the published file, two refreshes at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.settings import Settings
+from tests.http_server import Reply, fixture_bytes
+
+MARTS_FINGERPRINT = """
+    select (select count(*) from marts.fct_gpu_prices_daily), (select count(*) from marts.fct_token_prices_daily),
+           (select count(*) from marts.fct_implied_margins_daily), (select count(*) from raw.token_observations)
+"""
+
+
+def start_refresh(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "refresh", *args],
+                            env={**os.environ, **(env or {})}, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def wait_for(condition, timeout_s: float = 180, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def dbt_build_running(parent: subprocess.Popen) -> bool:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            session = os.getsid(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+        if session == parent.pid and b"dbt" in command and b" build" in command:
+            return True
+    return False
+
+
+def fingerprint(settings: Settings) -> tuple:
+    with duckdb.connect(str(settings.published_db), read_only=True) as connection:
+        return connection.execute(MARTS_FINGERPRINT).fetchone()
+
+
+def no_duplicate_rows(settings: Settings) -> bool:
+    with duckdb.connect(str(settings.published_db), read_only=True) as connection:
+        mismatched = connection.execute("""
+            select count(*) from raw.payloads as payloads
+            left join (select source, sha256, count(*) as n from raw.token_observations group by all) as loaded
+              using (source, sha256)
+            where payloads.parse_status = 'parsed' and payloads.rows <> coalesce(loaded.n, 0)
+              and payloads.source in ('litellm', 'openrouter')
+        """).fetchone()[0]
+        duplicated = connection.execute(
+            "select count(*) - count(distinct (source, sha256)) from raw.payloads").fetchone()[0]
+    return mismatched == 0 and duplicated == 0
+
+
+@pytest.fixture
+def built(data_dir) -> Settings:
+    assert main(["refresh", "--offline"]) == 0
+    return Settings.from_env()
+
+
+def test_kill_during_landing_then_refresh_completes(built, server, monkeypatch):
+    before = fingerprint(built)
+    monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}/prices.json")
+    server.route("/prices.json", Reply(200, fixture_bytes("tokens/litellm_model_prices_2026-11-20.json.gz"),
+                                       drip_s=0.2))
+    refresh = start_refresh("--sources", "litellm")
+    wait_for(lambda: server.hits("/prices.json") >= 1, what="the download to start")
+    time.sleep(1)
+    kill_group(refresh)
+    assert fingerprint(built) == before, "the published warehouse must be untouched by a killed refresh"
+    server.route("/prices.json", Reply(200, fixture_bytes("tokens/litellm_model_prices_2026-11-20.json.gz")))
+    assert main(["refresh", "--sources", "litellm"]) == 0
+    assert no_duplicate_rows(built)
+
+
+def test_kill_during_dbt_build_then_refresh_completes(built):
+    before = fingerprint(built)
+    refresh = start_refresh("--offline")
+    wait_for(lambda: dbt_build_running(refresh), what="dbt build to start")
+    time.sleep(2)
+    kill_group(refresh)
+    with duckdb.connect(str(built.published_db), read_only=True) as connection:
+        assert connection.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
+    assert fingerprint(built) == before
+    assert main(["refresh", "--offline"]) == 0
+    assert fingerprint(built) == before, "the same bundled data rebuilds the same marts"
+    assert no_duplicate_rows(built)
+
+
+def test_reader_holding_the_published_file_and_a_refresh_both_succeed(built):
+    with duckdb.connect(str(built.published_db), read_only=True) as reader:
+        refresh = start_refresh("--offline")
+        while refresh.poll() is None:
+            assert reader.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
+            time.sleep(1)
+        assert refresh.returncode == 0, refresh.stderr.read()[-2000:]
+    assert fingerprint(built)[0] > 0
+
+
+def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(built):
+    first = start_refresh("--offline")
+    wait_for(lambda: built.lock_file.exists() and built.lock_file.read_text().strip() == str(first.pid),
+             what="the first refresh to take the lock")
+    second = start_refresh("--offline", env={"MARGINS_LOCK_TIMEOUT": "1"})
+    _, second_err = second.communicate(timeout=120)
+    assert second.returncode == 1
+    assert "another refresh holds" in second_err
+    _, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err[-2000:]
+    assert no_duplicate_rows(built)
