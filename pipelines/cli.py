@@ -76,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.set_defaults(handler=run_sql)
 
+    report = commands.add_parser(
+        "report", help="write the HTML report with charts",
+        description="Write one self-contained HTML file (charts embedded, opens offline) plus the charts as "
+                    "PNGs, from the published warehouse.")
+    report.add_argument("--out", help="output directory (default $MARGINS_DATA_DIR/report)")
+    report.set_defaults(handler=run_report)
+
+    export = commands.add_parser(
+        "export", help="write the marts as Parquet partitioned by month",
+        description="Export every mart as Parquet (partitioned by month where it has a price_date) for Spark, "
+                    "Trino, Athena or any other engine.")
+    export.add_argument("--parquet", required=True, metavar="DIR", help="output directory")
+    export.set_defaults(handler=run_export)
+
     status = commands.add_parser("status", help="sources, last success, staleness, row counts",
                                  description="Per source: last live success, staleness, last error, rows.")
     status.set_defaults(handler=run_status)
@@ -133,16 +147,17 @@ def _selected_sources(text: str | None, known: dict) -> list[str] | None:
 
 
 def _execute_refresh(settings: Settings, selected: list[str]):
-    from dagster import AssetKey, DagsterInstance
+    from dagster import DagsterInstance
 
     _ensure_dagster_home(settings)
     from pipelines.assets.sources import source_asset_key
     from pipelines.definitions import defs
-    from pipelines.jobs import REFRESH_JOB_NAME
+    from pipelines.jobs import REFRESH_JOB_NAME, daily_refresh_job
+    from pipelines.sources import SOURCES
 
     job = defs.resolve_job_def(REFRESH_JOB_NAME)
-    all_keys = defs.resolve_all_asset_keys()
-    selection = [key for key in all_keys if key.path[0] != "sources"] + [source_asset_key(s) for s in selected]
+    skipped = {source_asset_key(source) for source in SOURCES if source not in selected}
+    selection = [key for key in daily_refresh_job.selection.resolve(defs.resolve_asset_graph()) if key not in skipped]
     run_config = {
         "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline}}},
         "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}}},
@@ -150,7 +165,7 @@ def _execute_refresh(settings: Settings, selected: list[str]):
     with DagsterInstance.get() as instance:
         release_dead_cli_runs(instance)
         return job.execute_in_process(run_config=run_config, instance=instance, tags={CLI_PID_TAG: str(os.getpid())},
-                                      asset_selection=[AssetKey(k.path) for k in selection], raise_on_error=False)
+                                      asset_selection=selection, raise_on_error=False)
 
 
 def release_dead_cli_runs(instance) -> None:
@@ -243,6 +258,30 @@ def run_sql(args: argparse.Namespace) -> int:
         columns = [item[0] for item in cursor.description or []]
         rows = cursor.fetchall()
     print(format_rows(columns, rows, args.format))
+    return EXIT_OK
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pipelines.report import build_report
+
+    settings = Settings.from_env()
+    if not settings.published_db.exists():
+        connect_published(settings)  # raises the clear "no published warehouse" error
+    out_dir = Path(args.out) if args.out else settings.data_dir / "report"
+    charts = build_report(settings.published_db, out_dir)
+    print(f"report: {out_dir / 'index.html'} ({len(charts)} charts: {', '.join(c.name for c in charts)})")
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pipelines.export import export_parquet
+
+    settings = Settings.from_env()
+    if not settings.published_db.exists():
+        connect_published(settings)
+    written = export_parquet(settings.published_db, Path(args.parquet))
+    print(render_table(["mart", "rows"], [list(row) for row in written]))
+    print(f"\nParquet written to {Path(args.parquet).resolve()}")
     return EXIT_OK
 
 

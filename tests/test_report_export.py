@@ -1,0 +1,39 @@
+"""The user's outputs: the self-contained HTML report and the Parquet export."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from pipelines.cli import main
+
+
+def test_refresh_writes_the_report_as_a_dagster_asset(offline_warehouse):
+    report = offline_warehouse.data_dir / "report" / "index.html"
+    assert report.exists()
+
+
+def test_report_is_self_contained_with_every_chart_captioned(offline_warehouse, tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "index.html").read_text()
+    images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)
+    assert len(images) == 5
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page), "no CDN scripts or fonts"
+    assert page.count("Newest data:") >= 4 and page.count("Sources:") == 5
+    for name in ("gpu_prices", "token_prices", "implied_margins", "lifetime_economics", "model_lifetimes"):
+        png = (tmp_path / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_export_writes_every_mart_as_parquet_partitioned_by_month(offline_warehouse, tmp_path, capsys):
+    assert main(["export", "--parquet", str(tmp_path)]) == 0
+    assert (tmp_path / "fct_gpu_market_daily" / "month=2024-01").is_dir()
+    with duckdb.connect() as connection, duckdb.connect(str(offline_warehouse.published_db), read_only=True) as db:
+        exported = connection.execute(
+            f"select count(*), count(distinct month) from read_parquet('{tmp_path}/fct_gpu_market_daily/*/*.parquet', "
+            "hive_partitioning = true)").fetchone()
+        assert exported[0] == db.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0]
+        assert exported[1] > 24
+        dims = connection.execute(f"select count(*) from '{tmp_path}/dim_models/dim_models.parquet'").fetchone()[0]
+        assert dims == db.execute("select count(*) from marts.dim_models").fetchone()[0]
