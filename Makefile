@@ -8,12 +8,15 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit
+.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
 	@echo "make test     install dev dependencies and run the test suite"
 	@echo "make ui       Dagster UI on http://127.0.0.1:3000"
+	@echo "make ui-check screenshot of the asset lineage in headless Chromium; fails if the page shows an error"
+	@echo "make docs     dbt docs site (dbt_project/target/static_index.html)"
+	@echo "make report   HTML report with charts in \$$MARGINS_DATA_DIR/report/"
 	@echo "make lint     ruff"
 	@echo "make reliability  the fault suite: every fault, its outcome, rows lost, marts changed"
 	@echo "make audit    pip-audit of requirements.lock (skips with a message when offline)"
@@ -41,6 +44,12 @@ run: manifest
 test: manifest
 	$(BIN)/python -m pytest -q
 
+# A screenshot of the lineage page in headless Chromium (Debian's package) driven by Playwright (no browser download).
+ui-check: manifest
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python "playwright==1.58.0"
+	$(BIN)/python -m tests.ui_check
+
 reliability: manifest
 	$(BIN)/python -m tests.reliability
 
@@ -50,6 +59,15 @@ audit: install
 		&& $(BIN)/uv pip install --quiet --python $(BIN)/python pip-audit \
 		&& $(BIN)/pip-audit --requirement requirements.lock --disable-pip \
 		|| echo "audit: skipped (no route to the vulnerability database, or pip-audit unavailable offline)"
+
+# The dbt docs site (static, one file) from the working warehouse built by `make run`.
+docs: manifest
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+		../$(BIN)/dbt docs generate --static --quiet --project-dir . --profiles-dir .
+	@echo "dbt docs: dbt_project/target/static_index.html"
+
+report: install
+	$(BIN)/margins report
 
 lint: install
 	$(BIN)/ruff check .
