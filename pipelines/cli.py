@@ -160,7 +160,8 @@ def _execute_refresh(settings: Settings, selected: list[str]):
     selection = [key for key in daily_refresh_job.selection.resolve(defs.resolve_asset_graph()) if key not in skipped]
     run_config = {
         "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline}}},
-        "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}}},
+        "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}},
+                    "progress": {}},
     }
     with DagsterInstance.get() as instance:
         release_dead_cli_runs(instance)
