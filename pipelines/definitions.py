@@ -1,18 +1,22 @@
 """The Dagster code location: wiring only."""
 
-from dagster import Definitions
+from dagster import Definitions, colored_console_logger
 
 from pipelines.resources import MarginsSettings, dbt_resource, ensure_manifest
 
 ensure_manifest()
 
+from pipelines.assets.backfill import backfill_assets  # noqa: E402
+from pipelines.assets.report import html_report  # noqa: E402
 from pipelines.assets.sources import source_assets  # noqa: E402
 from pipelines.assets.warehouse import published_warehouse, warehouse_models  # noqa: E402
 from pipelines.jobs import daily_refresh_job, daily_refresh_schedule  # noqa: E402
+from pipelines.progress import progress_logger  # noqa: E402
 
 defs = Definitions(
-    assets=[*source_assets, warehouse_models, published_warehouse],
+    assets=[*source_assets, *backfill_assets, warehouse_models, published_warehouse, html_report],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
     resources={"settings": MarginsSettings.from_env(), "dbt": dbt_resource()},
+    loggers={"console": colored_console_logger, "progress": progress_logger},
 )
