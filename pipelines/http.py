@@ -29,10 +29,23 @@ _MAX_REDIRECTS = 5
 class FetchError(Exception):
     """A fetch failed; the message names the source and the cause."""
 
-    def __init__(self, source: str, message: str, status: int | None = None):
+    def __init__(self, source: str, message: str, status: int | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.status = status
+        self.headers = headers or {}
+
+
+class CappedRetry(Retry):
+    """urllib3's Retry, but a server's Retry-After is honoured only up to ``max_retry_after`` seconds, so an API
+    answering "come back in an hour" fails this refresh instead of stalling it."""
+
+    max_retry_after: float = 60.0
+
+    def get_retry_after(self, response) -> float | None:
+        retry_after = super().get_retry_after(response)
+        return None if retry_after is None else min(retry_after, self.max_retry_after)
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 class HttpClient:
     def __init__(self, config: HttpConfig | None = None):
         self.config = config or HttpConfig.from_env()
-        retry = Retry(
+        retry = CappedRetry(
             total=self.config.retries,
             connect=self.config.retries,
             read=self.config.retries,
@@ -165,7 +178,7 @@ class HttpClient:
         with response:
             if response.status_code >= 400:
                 raise FetchError(source, f"HTTP {response.status_code} from {safe_url}",
-                                 status=response.status_code)
+                                 status=response.status_code, headers=dict(response.headers))
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and "Content-Encoding" not in response.headers \
                     and int(declared) > limit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 
 import pytest
 
@@ -97,3 +98,13 @@ def test_keys_are_redacted_from_errors(server):
         HttpClient(FAST).get("gcp", f"{server.url}/keyed?key=SECRET123", secrets=("SECRET123",))
     assert "SECRET123" not in str(caught.value)
     assert redact("https://x/y?api_key=abc&b=1") == "https://x/y?api_key=***&b=1"
+
+
+def test_a_long_retry_after_is_capped(server, monkeypatch):
+    from pipelines.http import CappedRetry
+
+    monkeypatch.setattr(CappedRetry, "max_retry_after", 1.0)
+    server.route("/later", Reply(429, b"come back in an hour", {"Retry-After": "3600"}), Reply(200, b"ok"))
+    started = time.monotonic()
+    assert HttpClient(FAST).get("litellm", f"{server.url}/later").content == b"ok"
+    assert time.monotonic() - started < 10
