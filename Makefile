@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report
+.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
@@ -67,6 +67,11 @@ docs: manifest
 	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
 		../$(BIN)/dbt docs generate --static --quiet --project-dir . --profiles-dir .
 	@echo "dbt docs: dbt_project/target/static_index.html"
+
+# dbt source freshness: the newest successful live fetch per source (bundled loads don't count).
+freshness: manifest
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+		../$(BIN)/dbt source freshness --project-dir . --profiles-dir . || echo "freshness: some sources are stale"
 
 report: install
 	$(BIN)/margins report
