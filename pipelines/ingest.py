@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -76,10 +76,13 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
         first_time = not _has_landed(connection, source.id)
     if settings.offline or first_time:
         _load_all(source, settings, source.bundled(), outcome, run_id)
-        outcome.status = "bundled"
+        if outcome.payloads:
+            outcome.status = "bundled"
     if settings.offline:
         _log_attempt(settings, source.id, run_id, "skipped", "offline (MARGINS_OFFLINE=1 or --offline)")
-        outcome.message = "offline: bundled snapshots only"
+        outcome.message = "offline: bundled snapshots only" if outcome.payloads else "offline: no bundled snapshots"
+        if not outcome.payloads:
+            outcome.status = "skipped"
         return outcome
     try:
         previous = _previous_fetches(settings, source.id)
@@ -87,7 +90,7 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
         if outcome.status != "bundled" or any(p.mode == "live" for p in outcome.payloads):
             outcome.status = "ok"
     except SourceSkipped as skipped:
-        outcome.status = "skipped" if outcome.status != "bundled" else "bundled"
+        outcome.status = "bundled" if outcome.payloads else "skipped"
         outcome.message = str(skipped)
         _log_attempt(settings, source.id, run_id, "skipped", str(skipped))
     except FetchError as error:
@@ -106,6 +109,8 @@ def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -
 
 def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str) -> PayloadOutcome:
     landed = land(settings, source.id, payload)
+    if payload.path is not None:  # landing moved a streamed download: parse the landed file
+        payload = replace(payload, path=landed.path)
     fetched_at = datetime.now(UTC)
     observed_at = payload.observed_at or fetched_at
     with writer_lock(settings), connect_working(settings) as connection:

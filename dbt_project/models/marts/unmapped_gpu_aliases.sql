@@ -1,16 +1,46 @@
 -- GPU spellings the gpu_aliases seed does not map (never guessed): extend the seed to bring them in.
+-- Loaded rows without a gpu_model, plus the rows a source quarantined as `unmapped_gpu` (the GPU price APIs
+-- quarantine rows neither gpu_aliases nor gpu_sku_sizes can name, e.g. an AWS instance type or Azure size
+-- missing from gpu_sku_sizes).
+with loaded as (
+    select
+        observations.source,
+        observations.gpu_name,
+        observations.provider,
+        snapshots.observed_at
+    from {{ ref('stg_gpu_observations') }} as observations
+    inner join {{ ref('stg_snapshots') }} as snapshots
+        on snapshots.source = observations.source
+        and snapshots.sha256 = observations.sha256
+        and snapshots.scope = observations.scope
+        and (observations.row_observed_at is null or observations.row_observed_at = snapshots.observed_at)
+    where observations.gpu_model is null
+),
+
+quarantined as (
+    select
+        quarantine.source,
+        json_extract_string(quarantine.row_json, '$.gpu_name') as gpu_name,
+        json_extract_string(quarantine.row_json, '$.provider') as provider,
+        fetches.observed_at
+    from {{ landing_table('quarantine', var('gpu_sources')) }} as quarantine
+    inner join {{ ref('stg_fetch_log') }} as fetches
+        on fetches.source = quarantine.source
+        and fetches.sha256 = quarantine.sha256
+    where quarantine.rule = 'unmapped_gpu'
+        and json_valid(quarantine.row_json)
+)
+
 select
-    observations.source,
-    observations.gpu_name,
+    source,
+    gpu_name,
     count(*) as n_rows,
-    count(distinct observations.provider) as n_providers,
-    min(snapshots.observed_at) as first_seen_at,
-    max(snapshots.observed_at) as last_seen_at
-from {{ ref('stg_gpu_observations') }} as observations
-inner join {{ ref('stg_snapshots') }} as snapshots
-    on snapshots.source = observations.source
-    and snapshots.sha256 = observations.sha256
-    and snapshots.scope = observations.scope
-    and (observations.row_observed_at is null or observations.row_observed_at = snapshots.observed_at)
-where observations.gpu_model is null
-group by observations.source, observations.gpu_name
+    count(distinct provider) as n_providers,
+    min(observed_at) as first_seen_at,
+    max(observed_at) as last_seen_at
+from (
+    select * from loaded
+    union all
+    select * from quarantined
+)
+group by source, gpu_name
