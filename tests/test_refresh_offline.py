@@ -105,3 +105,14 @@ def test_sql_command_without_a_published_warehouse_says_so(data_dir, capsys):
 def test_unknown_source_exits_2(data_dir, capsys):
     assert main(["refresh", "--sources", "nope"]) == 2
     assert "unknown source" in capsys.readouterr().err
+
+
+def test_row_counts_are_dagster_metadata(offline_warehouse):
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        published = instance.get_latest_materialization_event(AssetKey(["published", "margins_duckdb"]))
+        assert "mart_row_counts" in published.asset_materialization.metadata
+        observations = instance.fetch_observations(AssetKey(["marts", "fct_gpu_market_daily"]), limit=1).records
+        assert observations
+        assert observations[0].asset_observation.metadata["dagster/row_count"].value > 1000

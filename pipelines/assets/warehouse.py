@@ -3,9 +3,19 @@
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from pipelines.resources import MarginsSettings, dbt_project
@@ -59,13 +69,33 @@ def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
                     "(margins sql, the report, the UI) open read-only.",
         pool="duckdb",
     )
-    def published_warehouse(settings: MarginsSettings) -> MaterializeResult:
+    def published_warehouse(context: AssetExecutionContext, settings: MarginsSettings) -> MaterializeResult:
         config = settings.settings()
         with writer_lock(config):
             path = publish(config)
-        return MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+        counts = table_row_counts(path)
+        for (schema, table), rows in counts.items():
+            if AssetKey([schema, table]) in upstream.keys:
+                context.log_event(AssetObservation(asset_key=AssetKey([schema, table]),
+                                                   metadata={"dagster/row_count": rows}))
+        marts = "\n".join(f"| {table} | {rows:,} |" for (schema, table), rows in counts.items() if schema == "marts")
+        return MaterializeResult(metadata={
+            "path": str(path),
+            "bytes": path.stat().st_size,
+            "mart_row_counts": MetadataValue.md("| mart | rows |\n|---|---|\n" + marts),
+        })
 
     return published_warehouse
+
+
+def table_row_counts(database: Path) -> dict[tuple[str, str], int]:
+    """Rows of every table the dbt project builds (seeds in raw, staging, intermediate, marts) in the published copy."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+            "order by 1, 2").fetchall()
+        return {(schema, table): connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                for schema, table in tables}
 
 
 published_warehouse = build_publish_asset(warehouse_models)
