@@ -228,13 +228,18 @@ def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> N
     for source, outcome in outcomes.items():
         status = status_rows.get(source, (source, None, True, None))
         table.append([source, outcome.get("status"), outcome.get("new_rows"), outcome.get("quarantined_rows"),
-                      _fmt(status[1]), "stale" if status[2] else "fresh", outcome.get("message") or ""])
+                      _fmt(status[1]), "stale" if status[2] else "fresh", _short(outcome.get("message") or "")])
     print(render_table(["source", "status", "new rows", "quarantined", "newest observation", "staleness",
                         "message"], table))
     if mart_counts:
         print()
         print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
     print(f"\n{'published' if built else 'NOT published'}: {settings.published_db} ({seconds:.1f} s)")
+
+
+def _short(message: str, limit: int = 110) -> str:
+    """One table cell: the message's start (full messages are in source_status and the refresh log)."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def mart_row_counts(connection) -> list[tuple[str, int]]:
