@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,22 +171,34 @@ def _full_backlog_port() -> int:
 
 def run_suite(data_dir: Path) -> tuple[list[FaultResult], bool]:
     """Build the bundled warehouse, run every fault, rebuild, and say whether the price marts changed."""
-    import os
-
     from pipelines.cli import main as margins
 
-    os.environ["MARGINS_DATA_DIR"] = str(data_dir)
-    os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home"))
-    os.environ["MARGINS_SKYPILOT_CLOUDS"] = "aws"
-    assert margins(["refresh", "--offline"]) == 0, "baseline offline refresh failed"
-    settings = Settings.from_env()
-    baseline = mart_fingerprints(settings.published_db)
-    with FixtureServer() as server:
-        results = [run_fault(fault, server, settings) for fault in FAULTS if fault.expected != "ok"]
-        assert margins(["refresh", "--offline"]) == 0, "rebuild after the faults failed"
-        marts_changed = mart_fingerprints(settings.published_db) != baseline
-        results += [run_fault(fault, server, settings) for fault in FAULTS if fault.expected == "ok"]
+    environment = {"MARGINS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
+                   "MARGINS_SKYPILOT_CLOUDS": "aws"}
+    with _temporary_environment(environment):
+        assert margins(["refresh", "--offline"]) == 0, "baseline offline refresh failed"
+        settings = Settings.from_env()
+        baseline = mart_fingerprints(settings.published_db)
+        with FixtureServer() as server:
+            results = [run_fault(fault, server, settings) for fault in FAULTS if fault.expected != "ok"]
+            assert margins(["refresh", "--offline"]) == 0, "rebuild after the faults failed"
+            marts_changed = mart_fingerprints(settings.published_db) != baseline
+            results += [run_fault(fault, server, settings) for fault in FAULTS if fault.expected == "ok"]
     return results, marts_changed
+
+
+@contextlib.contextmanager
+def _temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def render(results: list[FaultResult], marts_changed: bool) -> str:
