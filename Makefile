@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness
+.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness bench
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
@@ -52,6 +52,10 @@ ui-check: manifest
 
 reliability: manifest
 	$(BIN)/python -m tests.reliability
+
+# Issue 7 benchmarks on SYNTHETIC history in a temp dir (bench/README.md); ~15 min on 2 cores.
+bench: manifest
+	$(BIN)/python -m bench
 
 # pip-audit needs PyPI's vulnerability data; where it cannot be reached (offline, or a registry mirror without the
 # JSON API) the target says so and skips instead of failing or claiming a clean result.
