@@ -1,21 +1,6 @@
--- One row per GPU offer per snapshot: the parsed rows of each payload placed at every snapshot it was
--- fetched in (a repeat fetch confirms; a reverted payload reverts). One row per offer and snapshot.
+-- One row per GPU offer per snapshot: the parsed rows of each payload placed at every snapshot it was fetched in.
 with placed as (
-    select
-        observations.*,
-        snapshots.observed_at,
-        snapshots.next_observed_at,
-        snapshots.is_date_estimated
-    from {{ ref('stg_gpu_observations') }} as observations
-    inner join {{ ref('stg_snapshots') }} as landed
-        on landed.source = observations.source
-        and landed.sha256 = observations.sha256
-        and landed.scope = observations.scope
-        and (observations.row_observed_at is null or observations.row_observed_at = landed.observed_at)
-    inner join {{ ref('int_snapshots') }} as snapshots
-        on snapshots.source = landed.source
-        and snapshots.scope = landed.scope
-        and snapshots.observed_at = landed.observed_at
+    {{ observations_at_snapshots(ref('stg_gpu_observations')) }}
 )
 
 select

@@ -13,7 +13,7 @@ models_with_own_profiles as (
 
 select
     models.model_id,
-    false as is_proxy,
+    margin_profiles.model_id <> models.model_id as is_proxy,
     margin_profiles.profile_id,
     margin_profiles.gpu_model,
     margin_profiles.gpus_per_replica,
@@ -21,19 +21,8 @@ select
     margin_profiles.output_tokens,
     margin_profiles.replica_output_tokens_per_second
 from {{ ref('dim_models') }} as models
-inner join margin_profiles on margin_profiles.model_id = models.model_id
-
-union all
-
-select
-    models.model_id,
-    true as is_proxy,
-    margin_profiles.profile_id,
-    margin_profiles.gpu_model,
-    margin_profiles.gpus_per_replica,
-    margin_profiles.input_tokens,
-    margin_profiles.output_tokens,
-    margin_profiles.replica_output_tokens_per_second
-from {{ ref('dim_models') }} as models
-inner join margin_profiles on margin_profiles.model_id = models.throughput_proxy_model_id
-where models.model_id not in (select model_id from models_with_own_profiles)
+inner join margin_profiles
+    on margin_profiles.model_id = case
+        when models.model_id in (select model_id from models_with_own_profiles) then models.model_id
+        else models.throughput_proxy_model_id
+    end

@@ -1,20 +1,7 @@
 -- One row per (source, provider, model key) per snapshot, the payload's rows placed at every snapshot it was
 -- fetched in.
 with placed as (
-    select
-        observations.*,
-        snapshots.observed_at,
-        snapshots.next_observed_at
-    from {{ ref('stg_token_observations') }} as observations
-    inner join {{ ref('stg_snapshots') }} as landed
-        on landed.source = observations.source
-        and landed.sha256 = observations.sha256
-        and landed.scope = observations.scope
-        and (observations.row_observed_at is null or observations.row_observed_at = landed.observed_at)
-    inner join {{ ref('int_snapshots') }} as snapshots
-        on snapshots.source = landed.source
-        and snapshots.scope = landed.scope
-        and snapshots.observed_at = landed.observed_at
+    {{ observations_at_snapshots(ref('stg_token_observations')) }}
 )
 
 select

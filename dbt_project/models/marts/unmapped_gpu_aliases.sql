@@ -3,18 +3,9 @@
 -- quarantine rows neither gpu_aliases nor gpu_sku_sizes can name, e.g. an AWS instance type or Azure size
 -- missing from gpu_sku_sizes).
 with loaded as (
-    select
-        observations.source,
-        observations.gpu_name,
-        observations.provider,
-        snapshots.observed_at
-    from {{ ref('stg_gpu_observations') }} as observations
-    inner join {{ ref('stg_snapshots') }} as snapshots
-        on snapshots.source = observations.source
-        and snapshots.sha256 = observations.sha256
-        and snapshots.scope = observations.scope
-        and (observations.row_observed_at is null or observations.row_observed_at = snapshots.observed_at)
-    where observations.gpu_model is null
+    select source, gpu_name, provider, observed_at
+    from ({{ observations_at_snapshots(ref('stg_gpu_observations')) }}) as placed
+    where gpu_model is null
 ),
 
 quarantined as (
