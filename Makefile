@@ -35,8 +35,11 @@ install: $(VENV)/.installed
 
 install-dev: install
 
+# Parsed with the same profile the refresh builds with, so dbt can reuse the parse (a different profile path
+# forces a full re-parse on every refresh).
 manifest: install
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+		../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
 
 run: manifest
 	$(BIN)/margins refresh

@@ -50,10 +50,11 @@ def ensure_manifest() -> Path:
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file():
         return manifest
+    environment = {**os.environ, "MARGINS_WORK_DB": str(Settings.from_env().working_db)}
     subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
          str(DBT_PROJECT_DIR)],
-        check=True, cwd=DBT_PROJECT_DIR,
+        check=True, cwd=DBT_PROJECT_DIR, env=environment,
     )
     return manifest
 
