@@ -4,7 +4,9 @@ The staging models select rows per source id through ``source(<id>, 'observation
 declared dbt source. The synthetic ids (``synthetic_*``) are not declared in dbt_project/ (and must not be), so
 the bench builds a *copy* of dbt_project/ taken at the start of the run (models, macros, tests, seeds through a
 symlink to ../seeds) with one extra file, ``models/staging/_bench_synthetic_sources.yml``, declaring the two
-synthetic sources; ``--vars`` then points ``gpu_sources`` / ``token_sources`` at them. The SQL that runs is the
+synthetic sources. ``--vars`` then points every source-list var at them: the copy's ``dbt_project.yml`` is read
+at run time, and each var whose value is a list of registered source ids (``pipelines.sources.SOURCES``; today
+``gpu_sources`` / ``token_sources``) becomes the synthetic id(s) of the same kind(s). The SQL that runs is the
 project's own; only the source list differs. The copy also keeps the bench's dbt target/ and logs away from the
 real project's (other runs use dbt_project/target).
 """
@@ -41,7 +43,25 @@ sources:
       - name: observations
         identifier: token_observations
 """
-VARS = json.dumps({"gpu_sources": [GPU_SOURCE], "token_sources": [TOKEN_SOURCE]})
+
+
+def bench_vars(project: Path) -> str:
+    """``--vars`` JSON: every source-list var of the project's dbt_project.yml, pointed at the synthetic sources."""
+    import yaml
+
+    from pipelines.sources import SOURCES
+
+    synthetic = {"gpu": GPU_SOURCE, "token": TOKEN_SOURCE}
+    project_vars = (yaml.safe_load((project / "dbt_project.yml").read_text()) or {}).get("vars") or {}
+    overrides = {}
+    for name, value in project_vars.items():
+        if isinstance(value, list) and value and all(isinstance(item, str) and item in SOURCES for item in value):
+            kinds = {SOURCES[item].kind for item in value}
+            overrides[name] = [synthetic[kind] for kind in ("gpu", "token") if kind in kinds]
+    if not overrides:
+        raise RuntimeError(f"no source-list vars in {project / 'dbt_project.yml'}: cannot point dbt at the "
+                           "synthetic sources")
+    return json.dumps(overrides)
 
 
 @dataclass
@@ -84,7 +104,7 @@ def build(project: Path, database: Path, label: str, timeout_s: float | None = N
     target = project / "target"
     env = {**os.environ, "MARGINS_WORK_DB": str(database), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "0"}
     command = [str(DBT), "build", "--exclude-resource-type", "unit_test", "--project-dir", str(project),
-               "--profiles-dir", str(project), "--target-path", str(target), "--vars", VARS, "--quiet"]
+               "--profiles-dir", str(project), "--target-path", str(target), "--vars", bench_vars(project), "--quiet"]
     if full_refresh:
         command.append("--full-refresh")
     results_file = target / "run_results.json"
@@ -122,12 +142,18 @@ def parse(project: Path, database: Path) -> None:
     """`dbt parse` once (untimed), so every timed build starts from the same partial-parse state."""
     env = {**os.environ, "MARGINS_WORK_DB": str(database), "DO_NOT_TRACK": "1"}
     subprocess.run([str(DBT), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-                    "--target-path", str(project / "target"), "--vars", VARS],
+                    "--target-path", str(project / "target"), "--vars", bench_vars(project)],
                    cwd=project, env=env, check=True, capture_output=True)
 
 
-def compare_marts(left: Path, right: Path) -> dict[str, int]:
-    """Rows that differ (both directions, EXCEPT ALL) per marts table between two warehouses."""
+SIGNIFICANT_DIGITS = 10
+
+
+def compare_marts(left: Path, right: Path) -> dict[str, dict[str, int]]:
+    """Rows that differ (both directions, EXCEPT ALL) per marts table between two warehouses: ``exact``, and
+    ``tolerant`` with every double/float column rounded to 10 significant digits first (a sum or avg of
+    doubles depends on the order DuckDB's threads add them in, which differs in the last bits between an
+    incremental and a full build)."""
     import duckdb
 
     differences = {}
@@ -139,8 +165,23 @@ def compare_marts(left: Path, right: Path) -> dict[str, int]:
             "select table_name from duckdb_tables() where database_name = 'a' and schema_name = 'marts' "
             "order by table_name").fetchall()]
         for table in tables:
-            left_only = f"select * from a.marts.{table} except all select * from b.marts.{table}"
-            right_only = f"select * from b.marts.{table} except all select * from a.marts.{table}"
-            differences[table] = connection.execute(
-                f"select (select count(*) from ({left_only})) + (select count(*) from ({right_only}))").fetchone()[0]
+            columns = connection.execute(
+                "select column_name, data_type from duckdb_columns() where database_name = 'a' "
+                "and schema_name = 'marts' and table_name = ? order by column_index", [table]).fetchall()
+            quoted = [('"' + name.replace('"', '""') + '"', data_type) for name, data_type in columns]
+            rounded = ", ".join(
+                f"case when {name} is null or {name} = 0 or not isfinite({name}) then {name} "
+                f"else round({name}, {SIGNIFICANT_DIGITS} - 1 - floor(log10(abs({name})))::integer) end as {name}"
+                if data_type in ("DOUBLE", "FLOAT") else name for name, data_type in quoted)
+            counts = {}
+            for label, select in (("exact", "*"), ("tolerant", rounded)):
+                left_only = f"select {select} from a.marts.{table} except all select {select} from b.marts.{table}"
+                right_only = f"select {select} from b.marts.{table} except all select {select} from a.marts.{table}"
+                counts[label] = connection.execute(
+                    f"select (select count(*) from ({left_only})) + (select count(*) from ({right_only}))"
+                ).fetchone()[0]
+                if not counts[label]:
+                    counts.setdefault("tolerant", 0)
+                    break
+            differences[table] = counts
     return differences

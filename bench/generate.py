@@ -1,18 +1,27 @@
 """SYNTHETIC price history at scale, written straight into the raw tables of a throw-away DuckDB warehouse.
 
 Shape (per UTC day, one snapshot at 06:00):
-- ``synthetic_skypilot`` (GPU): ~20k offer rows. The real SkyPilot v8 catalog rows in ../shared/data/gpu
+- ``synthetic_skypilot`` (GPU): ~20k offers. The real SkyPilot v8 catalog rows in ../shared/data/gpu
   (1,268 offers of 12 clouds, parsed with the project's own SkyPilot parser) are repeated 16 times; copy k > 0
   gets a synthetic zone suffix ``-synNN`` and a log-normal price jitter (sigma 8 %). Provider, instance type,
   GPU name, GPU count and pricing type are the real ones, so the alias/SKU seeds map them as they map real rows.
-- ``synthetic_litellm`` (tokens): ~5k model rows. The real LiteLLM 2026-11-20 price map (3,716 token rows,
+- ``synthetic_litellm`` (tokens): ~5k models. The real LiteLLM 2026-11-20 price map (3,716 token rows,
   parsed with the project's own LiteLLM parser) plus ~1.3k regional copies (``syn-rN/<key>``, the way Bedrock
   and Azure list regional keys); the model-key normaliser maps a copy to the same model as its original.
 - Change rate: on each day a day-specific rate between 1 % and 3 % is drawn, and each offer changes its price on
   that day with that probability by a step of about +-6 % (log step = (sum of 3 uniforms - 1.5) * 0.12 - 0.004,
   so prices drift down slowly; no step ever reaches the 5x anomaly threshold). All other prices are unchanged.
-- Every day is one new payload per source (its sha256 is ``sha256('<source>|<day>')``), so with the current
-  raw storage (every parsed row of every payload) each day adds ~25k rows: that is what is measured.
+  No offer is ever added or removed after the first day.
+- Every day is one new payload per source (its sha256 is ``sha256('<source>|<day>')``) with one
+  ``raw.fetch_log`` row, one ``raw.payloads`` row and one ``raw.snapshots`` row per scope.
+
+Storage is change-only (issue 7, the layout of pipelines/changes.py): ``raw.gpu_observations`` /
+``raw.token_observations`` hold every offer once on the first day of the warehouse (``is_removed`` false,
+``observed_at`` = that snapshot), then on each later day only the offers whose rounded price changed that day
+(``sha256`` = that day's payload). ``raw.snapshots.landed_at`` = the snapshot's ``observed_at``.
+``add_day_with_loader`` appends a day the way a refresh does: the day's FULL rows go through
+``pipelines.changes.record_changes``, which finds the changes itself. ``write_full_snapshots`` writes the old
+layout (every row of every daily snapshot) of the same days into a separate file, for the bytes baseline.
 
 The history is one deterministic random walk from a fixed origin day (``ORIGIN``) to ``END_DAY`` + a few
 days: a 1-month warehouse is the last 30 days of the same history a 3-year one holds, and "add one day" appends
@@ -23,15 +32,18 @@ days: a 1-month warehouse is the last 30 days of the same history a 3-year one h
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 
 import duckdb
 import pandas as pd
 
+from pipelines.sources.base import COLUMNS_BY_KIND
 from pipelines.warehouse import RAW_DDL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,66 +154,160 @@ def day_index(day: date) -> int:
     return (day - ORIGIN).days
 
 
+def snapshot_instant(day: date) -> datetime:
+    return datetime.combine(day, time(SNAPSHOT_HOUR), tzinfo=UTC)
+
+
+def payload_sha256(source: str, day: date) -> str:
+    return hashlib.sha256(f"{source}|{day.isoformat()}".encode()).hexdigest()
+
+
+@dataclass
+class DayLoad:
+    day: date
+    load_s: float                  # the loader's transactions (fetch log + payload + record_changes), both sources
+    change_rows: dict[str, int]    # source -> change rows the loader wrote
+    expected_rows: dict[str, int]  # source -> change rows the generator's own walk has for that day
+
+
 class SyntheticWarehouse:
-    """One synthetic DuckDB warehouse: ``create(n_days)`` then ``add_days(k)``."""
+    """One synthetic DuckDB warehouse: ``create(n_days)``, then ``add_day_with_loader`` (or ``add_days``)."""
 
     def __init__(self, path: Path, base: BaseRows) -> None:
         assert_safe_dir(path)
         self.path = path
         self.base = base
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(self.path))
+    def connect(self, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+        path = path or self.path
+        assert_safe_dir(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(str(path))
         connection.execute("set enable_progress_bar = false")
         connection.execute("set TimeZone = 'UTC'")
         return connection
 
     def create(self, n_days: int, end_day: date = END_DAY) -> None:
+        """Days ``end_day - n_days + 1`` .. ``end_day``: the first day in full, then each day's changes."""
         if self.path.exists():
             self.path.unlink()
         with self.connect() as connection:
             connection.execute(RAW_DDL)
+            _require_change_log_layout(connection)
             connection.execute("create table main.synthetic_dataset (label varchar, sources varchar[], "
                                "n_days integer, gpu_rows_per_day integer, token_rows_per_day integer)")
             connection.execute("insert into main.synthetic_dataset values (?, ?, ?, ?, ?)",
                                [LABEL, list(SYNTHETIC_SOURCES), n_days, len(self.base.gpu), len(self.base.token)])
             first = end_day - timedelta(days=n_days - 1)
-            self._write_days(connection, first, end_day)
+            self._stage(connection, first, end_day)
+            connection.execute("begin transaction")
+            for kind in ("gpu", "token"):
+                _insert_change_log(connection, kind, first_day_full=day_index(first))
+            _insert_landing(connection, self.base, with_snapshots=True)
+            connection.execute("commit")
+            self._unstage(connection)
             connection.execute("checkpoint")
 
+    def newest_day(self, connection: duckdb.DuckDBPyConnection) -> date:
+        return connection.execute(
+            "select max(observed_at)::date from raw.snapshots where source = ?", [GPU_SOURCE]).fetchone()[0]
+
     def add_days(self, n_days: int = 1) -> date:
-        """Append the next ``n_days`` days after the newest one; returns the newest day."""
+        """Append the next ``n_days`` days' change rows straight from the walk (no loader); returns the newest."""
         with self.connect() as connection:
-            newest = connection.execute(
-                "select max(observed_at)::date from raw.snapshots where source = ?", [GPU_SOURCE]).fetchone()[0]
+            newest = self.newest_day(connection)
             last = newest + timedelta(days=n_days)
-            self._write_days(connection, newest + timedelta(days=1), last)
+            self._stage(connection, newest + timedelta(days=1), last)
+            connection.execute("begin transaction")
+            for kind in ("gpu", "token"):
+                _insert_change_log(connection, kind, first_day_full=None)
+            _insert_landing(connection, self.base, with_snapshots=True)
             connection.execute("update main.synthetic_dataset set n_days = n_days + ?", [n_days])
+            connection.execute("commit")
+            self._unstage(connection)
             connection.execute("checkpoint")
         return last
 
-    def _write_days(self, connection: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
-        if day_index(first) < 0:
-            raise ValueError(f"history starts before the walk's origin {ORIGIN}")
+    def add_day_with_loader(self, record_changes) -> DayLoad:
+        """Append the next day the way a refresh loads it: per source one transaction with its fetch-log and
+        payload rows and ``record_changes`` of the day's FULL rows (change detection against the warehouse).
+        Only those transactions are timed; staging the rows and the checkpoint are not."""
+        with self.connect() as connection:
+            day = self.newest_day(connection) + timedelta(days=1)
+            self._stage(connection, day, day)
+            expected = {}
+            for kind, source in (("gpu", GPU_SOURCE), ("token", TOKEN_SOURCE)):
+                _stage_full_rows(connection, kind, f"bench_{kind}_rows")
+                expected[source] = connection.execute(
+                    f"select count(*) from ({_rows_sql(kind, 'changes')})").fetchone()[0]
+            load_s, written = 0.0, {}
+            for kind, source in (("gpu", GPU_SOURCE), ("token", TOKEN_SOURCE)):
+                sha = payload_sha256(source, day)
+                started = perf_counter()
+                connection.execute("begin transaction")
+                _insert_landing(connection, self.base, with_snapshots=False, only=source)
+                written[source] = record_changes(connection, source, kind, sha, f"bench_{kind}_rows",
+                                                 snapshot_instant(day), "live", False, f"synthetic-{sha}")
+                connection.execute("commit")
+                load_s += perf_counter() - started
+            connection.execute("update main.synthetic_dataset set n_days = n_days + 1")
+            for kind in ("gpu", "token"):
+                connection.execute(f"drop table bench_{kind}_rows")
+            self._unstage(connection)
+            connection.execute("checkpoint")
+        return DayLoad(day=day, load_s=load_s, change_rows=written, expected_rows=expected)
+
+    def write_full_snapshots(self, path: Path, kind: str, first: date, last: date) -> int:
+        """The pre-issue-7 layout in its own DuckDB file ``path``: every parsed row of every daily snapshot
+        (``raw.<kind>_observations`` without ``is_removed``, ``observed_at`` null = the snapshot's), for the
+        days ``first`` .. ``last`` of the same walk. Returns its row count."""
+        if path.exists():
+            path.unlink()
+        with self.connect(path) as connection:
+            connection.execute(RAW_DDL)
+            table = f"raw.{kind}_observations"
+            connection.execute(f"alter table {table} drop column if exists is_removed")
+            connection.execute(f"alter table {table} alter column observed_at drop not null")
+            self._stage(connection, first, last)
+            day = first
+            while day <= last:
+                chunk_last = min(last, day + timedelta(days=CHUNK_DAYS - 1))
+                _days_table(connection, day, chunk_last)
+                columns = _raw_columns(kind, with_removed=False)
+                constants = {"source": f"'{_source_of(kind)}'", "observed_at": "null::timestamptz"}
+                select = ", ".join(constants.get(column, column) for column in columns)
+                connection.execute(f"insert into {table} ({', '.join(columns)}) "
+                                   f"select {select} from ({_rows_sql(kind, 'full')}) order by d, offer_no")
+                day = chunk_last + timedelta(days=1)
+            self._unstage(connection)
+            connection.execute("checkpoint")
+            return connection.execute(f"select count(*) from {table}").fetchone()[0]
+
+    def _stage(self, connection: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
+        if day_index(first) < 1:
+            raise ValueError(f"history starts at or before the walk's origin {ORIGIN}")
         connection.register("gpu_base", self.base.gpu)
         connection.register("token_base", self.base.token)
-        connection.execute("create or replace temp table gpu_offers as select * from gpu_base")
-        connection.execute("create or replace temp table token_offers as select * from token_base")
-        for name in ("gpu", "token"):
-            _walk(connection, name, day_index(last))
-        day = first
-        while day <= last:
-            chunk_last = min(last, day + timedelta(days=CHUNK_DAYS - 1))
-            connection.execute("begin transaction")
-            _days_table(connection, day, chunk_last)
-            _insert_gpu(connection)
-            _insert_token(connection)
-            _insert_landing(connection, self.base)
-            connection.execute("commit")
-            day = chunk_last + timedelta(days=1)
+        for kind in ("gpu", "token"):
+            connection.execute(f"create or replace temp table {kind}_offers as select * from {kind}_base")
+            _walk(connection, kind, day_index(last))
+        _days_table(connection, first, last)
+
+    @staticmethod
+    def _unstage(connection: duckdb.DuckDBPyConnection) -> None:
         connection.unregister("gpu_base")
         connection.unregister("token_base")
+        for table in ("gpu_offers", "token_offers", "gpu_walk", "token_walk", "out_days"):
+            connection.execute(f"drop table if exists {table}")
+
+
+def _require_change_log_layout(connection: duckdb.DuckDBPyConnection) -> None:
+    columns = {row[0] for row in connection.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'gpu_observations'").fetchall()}
+    if "is_removed" not in columns:
+        raise RuntimeError("pipelines.warehouse.RAW_DDL has no change-log layout (raw.*_observations.is_removed); "
+                           "this generator writes change-only observations")
 
 
 def _unit(*parts: str) -> str:
@@ -210,7 +316,7 @@ def _unit(*parts: str) -> str:
 
 
 def _walk(connection: duckdb.DuckDBPyConnection, name: str, last_index: int) -> None:
-    """Sparse price changes per offer up to day ``last_index`` and their cumulative log step."""
+    """Sparse price steps per offer up to day ``last_index``: the cumulative log step after and before each."""
     rate = f"0.01 + 0.02 * {_unit('days.d', repr(name + ':rate'))}"
     step = (f"(({_unit('offers.offer_no', 'days.d', repr(name + ':s1'))} + "
             f"{_unit('offers.offer_no', 'days.d', repr(name + ':s2'))} + "
@@ -222,9 +328,11 @@ def _walk(connection: duckdb.DuckDBPyConnection, name: str, last_index: int) -> 
             select offers.offer_no, days.d, {step} as step
             from {name}_offers as offers, days
             where {_unit('offers.offer_no', 'days.d', repr(name + ':change'))} < days.rate
-        )
-        select offer_no, d, sum(step) over (partition by offer_no order by d) as cum_log
-        from changes
+        ),
+        cumulative as (select offer_no, d, sum(step) over (partition by offer_no order by d) as cum_log from changes)
+        select offer_no, d, cum_log,
+            coalesce(lag(cum_log) over (partition by offer_no order by d), 0) as previous_cum_log
+        from cumulative
     """)
 
 
@@ -241,46 +349,105 @@ def _days_table(connection: duckdb.DuckDBPyConnection, first: date, last: date) 
     """)
 
 
-def _insert_gpu(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(f"""
-        insert into raw.gpu_observations
-        with priced as (
-            select grid.*, round(grid.base_usd_per_hour * exp(coalesce(walk.cum_log, 0)), 4) as usd_per_hour
-            from (select offers.*, out_days.d, out_days.gpu_sha256 from gpu_offers as offers, out_days) as grid
-            asof left join gpu_walk as walk on walk.offer_no = grid.offer_no and grid.d >= walk.d
-        )
-        select '{GPU_SOURCE}', gpu_sha256, scope, null, provider, region, zone, instance_type, gpu_name,
-            gpu_memory_gb, gpu_count::decimal(8, 3), pricing_type, usd_per_hour::decimal(18, 6),
-            case when gpu_count > 0 then round(usd_per_hour / gpu_count, 6) end::decimal(18, 6), null
-        from priced
-        order by d, offer_no
-    """)
+def _values(kind: str, alias: str, cum: str) -> dict[str, str]:
+    """Raw column -> SQL expression of an offer (``alias``) at cumulative log step ``cum``, typed as raw."""
+    if kind == "gpu":
+        price = f"round({alias}.base_usd_per_hour * exp({cum}), 4)"
+        return {
+            "provider": f"{alias}.provider", "region": f"{alias}.region", "zone": f"{alias}.zone",
+            "instance_type": f"{alias}.instance_type", "gpu_name": f"{alias}.gpu_name",
+            "gpu_memory_gb": f"{alias}.gpu_memory_gb", "gpu_count": f"{alias}.gpu_count::decimal(8, 3)",
+            "pricing_type": f"{alias}.pricing_type",
+            "usd_per_hour": f"{price}::decimal(18, 6)",
+            "usd_per_gpu_hour": f"(case when {alias}.gpu_count > 0 then round({price} / {alias}.gpu_count, 6) "
+                                f"end)::decimal(18, 6)",
+            "effective_date": "null::date",
+        }
+    values = {"provider": f"{alias}.provider", "source_model_key": f"{alias}.source_model_key",
+              "mode": f"{alias}.mode"}
+    for column in TOKEN_PRICE_COLUMNS:
+        values[column] = f"round({alias}.{column} * exp({cum}), 6)::decimal(18, 6)"
+    values.update({
+        "long_context_threshold_tokens": f"{alias}.long_context_threshold_tokens::bigint",
+        "max_input_tokens": f"{alias}.max_input_tokens::bigint",
+        "deprecation_date": f"{alias}.deprecation_date::date",
+        "is_free": f"{alias}.is_free::boolean", "has_variable_price": f"{alias}.has_variable_price::boolean",
+    })
+    return values
 
 
-def _insert_token(connection: duckdb.DuckDBPyConnection) -> None:
-    prices = ",\n".join(f"round({column} * exp(coalesce(walk.cum_log, 0)), 6)::decimal(18, 6)"
-                        for column in TOKEN_PRICE_COLUMNS[:6])
-    long_context = ",\n".join(f"round({column} * exp(coalesce(walk.cum_log, 0)), 6)::decimal(18, 6)"
-                              for column in TOKEN_PRICE_COLUMNS[6:])
-    connection.execute(f"""
-        insert into raw.token_observations
-        select '{TOKEN_SOURCE}', grid.token_sha256, grid.scope, null, grid.provider, grid.source_model_key,
-            grid.mode, {prices}, grid.long_context_threshold_tokens::bigint, {long_context},
-            grid.max_input_tokens::bigint, grid.deprecation_date::date, grid.is_free, grid.has_variable_price
-        from (select offers.*, out_days.d, out_days.token_sha256 from token_offers as offers, out_days) as grid
-        asof left join token_walk as walk on walk.offer_no = grid.offer_no and grid.d >= walk.d
-        order by grid.d, grid.offer_no
-    """)
+PRICE_COLUMNS = {"gpu": ("usd_per_hour", "usd_per_gpu_hour"), "token": TOKEN_PRICE_COLUMNS}
 
 
-def _insert_landing(connection: duckdb.DuckDBPyConnection, base: BaseRows) -> None:
-    """One payload, one fetch-log row and its snapshots per source per day (no payload file is written)."""
+def _rows_sql(kind: str, what: str) -> str:
+    """Rows of the days in ``out_days``: ``d, offer_no, sha256, scope, observed_at`` + the raw value columns.
+
+    ``full``: every offer on every day (the whole snapshot). ``changes``: only offers whose price differs from
+    the day before (a walk step that leaves every rounded price as it was is no change)."""
+    if what == "full":
+        values = _values(kind, "grid", "coalesce(walk.cum_log, 0)")
+        select = ", ".join(f"{expression} as {column}" for column, expression in values.items())
+        return f"""
+            select grid.d, grid.offer_no, grid.sha256, grid.scope, grid.observed_at, {select}
+            from (select offers.*, out_days.d, out_days.observed_at, out_days.{kind}_sha256 as sha256
+                  from {kind}_offers as offers, out_days) as grid
+            asof left join {kind}_walk as walk on walk.offer_no = grid.offer_no and grid.d >= walk.d"""
+    values = _values(kind, "offers", "walk.cum_log")
+    before = _values(kind, "offers", "walk.previous_cum_log")
+    select = ", ".join(f"{expression} as {column}" for column, expression in values.items())
+    changed = " or ".join(f"{values[column]} is distinct from {before[column]}" for column in PRICE_COLUMNS[kind])
+    return f"""
+        select walk.d, walk.offer_no, out_days.{kind}_sha256 as sha256, offers.scope, out_days.observed_at, {select}
+        from {kind}_walk as walk
+        inner join {kind}_offers as offers on offers.offer_no = walk.offer_no
+        inner join out_days on out_days.d = walk.d
+        where {changed}"""
+
+
+def _source_of(kind: str) -> str:
+    return GPU_SOURCE if kind == "gpu" else TOKEN_SOURCE
+
+
+def _raw_columns(kind: str, with_removed: bool = True) -> list[str]:
+    values = [column for column in COLUMNS_BY_KIND[kind] if column not in ("scope", "observed_at")]
+    return ["source", "sha256", "scope", "observed_at", *(["is_removed"] if with_removed else []), *values]
+
+
+def _insert_change_log(connection: duckdb.DuckDBPyConnection, kind: str, first_day_full: int | None) -> None:
+    """Change rows of the days in ``out_days``; day ``first_day_full`` (if given) as every offer in full."""
+    columns = _raw_columns(kind)
+    constants = {"source": f"'{_source_of(kind)}'", "is_removed": "false"}
+    select = ", ".join(constants.get(column, column) for column in columns)
+    if first_day_full is None:
+        rows = _rows_sql(kind, "changes")
+    else:
+        rows = (f"select * from ({_rows_sql(kind, 'full')}) where d = {first_day_full} union all "
+                f"select * from ({_rows_sql(kind, 'changes')}) where d > {first_day_full}")
+    connection.execute(f"insert into raw.{kind}_observations ({', '.join(columns)}) "
+                       f"select {select} from ({rows}) order by d, offer_no")
+
+
+def _stage_full_rows(connection: duckdb.DuckDBPyConnection, kind: str, relation: str) -> None:
+    """The day's full payload rows as ``record_changes`` takes them: ``scope, observed_at`` (null = the
+    payload's) and the other ``COLUMNS_BY_KIND[kind]`` columns."""
+    select = ", ".join("null::timestamptz as observed_at" if column == "observed_at" else column
+                       for column in COLUMNS_BY_KIND[kind])
+    connection.execute(f"create or replace temp table {relation} as "
+                       f"select {select} from ({_rows_sql(kind, 'full')}) order by offer_no")
+
+
+def _insert_landing(connection: duckdb.DuckDBPyConnection, base: BaseRows, with_snapshots: bool,
+                    only: str | None = None) -> None:
+    """One payload and one fetch-log row per source per day in ``out_days`` (no payload file is written), and
+    (``with_snapshots``) its snapshots, one per scope; ``record_changes`` writes those itself."""
     for source, kind, sha, scopes, rows, bytes_per_row in (
         (GPU_SOURCE, "gpu", "gpu_sha256", "select distinct scope from gpu_offers", len(base.gpu),
          base.gpu_bytes_per_row),
         (TOKEN_SOURCE, "token", "token_sha256", "select distinct scope from token_offers", len(base.token),
          base.token_bytes_per_row),
     ):
+        if only is not None and source != only:
+            continue
         payload_bytes = int(rows * bytes_per_row)
         connection.execute(f"""
             insert into raw.fetch_log
@@ -295,9 +462,11 @@ def _insert_landing(connection: duckdb.DuckDBPyConnection, base: BaseRows) -> No
                 {payload_bytes}, 'parsed', {rows}, observed_at
             from out_days
         """)
-        connection.execute(f"""
-            insert into raw.snapshots
-            select '{source}', scopes.scope, out_days.observed_at, out_days.{sha}, 'live', false,
-                'synthetic-' || out_days.{sha}
-            from out_days, ({scopes}) as scopes
-        """)
+        if with_snapshots:
+            connection.execute(f"""
+                insert into raw.snapshots (source, scope, observed_at, sha256, mode, is_date_estimated,
+                    first_fetch_id, is_row_dated, landed_at)
+                select '{source}', scopes.scope, out_days.observed_at, out_days.{sha}, 'live', false,
+                    'synthetic-' || out_days.{sha}, false, out_days.observed_at
+                from out_days, ({scopes}) as scopes
+            """)

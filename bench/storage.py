@@ -1,52 +1,59 @@
 """Bytes of tables, measured as DuckDB stores them.
 
+Counted: the raw observation/landing tables and every ``intermediate.*`` relation. Intermediate *views* are
+listed with 0 bytes (a view stores nothing). Seeds, staging views and marts are not counted.
+
 Main method (in place, seconds even at 3 years): ``pragma storage_info`` of every table in the warehouse lists
 each column segment with its block and offset. A segment's bytes are the distance to the next segment in the same
 block (or to the block's end, 256 KiB) plus 256 KiB per additional block it spans; a table's bytes are the sum
-over its segments. Free blocks of dropped tables are not counted. The baseline "every daily snapshot in full" is
-the raw observation tables' own bytes per row times the rows every snapshot would hold if each one stored all of
-its rows (a payload fetched on k days counts k times), per kind (GPU, token).
+over its segments. Free blocks of dropped tables are not counted.
+
+Baseline "every daily snapshot in full" (the storage before issue 7: every parsed row of every payload). The raw
+tables are change logs now, which compress differently from full snapshots, so their bytes per row say nothing
+about the baseline. Instead the generator writes the full daily snapshots of the smallest warehouse (1 month)
+in the old layout, one kind per fresh DuckDB file (exact: file size minus an empty file's size), which gives
+bytes per row per kind. At every size the baseline is those bytes per row times the rows every snapshot in full
+would hold there: per distinct (source, scope, observed_at) of ``raw.snapshots``, the offers live at that
+instant according to the change log (+1 for a new offer, -1 for a removal, cumulated). Labelled "measured at
+1m, scaled by rows".
 
 Cross-check (exact; used at 1 month, it costs minutes at 3 years): each table is copied
 (``create table … as select * from …``) into its own fresh DuckDB file, which is checkpointed and closed; its
 bytes are the file size minus the size of an empty database file: the table's compressed storage as DuckDB writes
-it (same compression, no free blocks, no WAL), independent of how fragmented the warehouse file is. There
-"every daily snapshot in full" is materialised the same way: one row per offer per snapshot (the observation rows
-of the payload each snapshot was taken from, with the snapshot's ``observed_at``), for GPU and token sources.
-The two methods agree within ~5-10 % at 1 month (both count at least one 256 KiB block per non-empty table).
+it (same compression, no free blocks, no WAL), independent of how fragmented the warehouse file is.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 OBSERVATION_TABLES = ("raw.gpu_observations", "raw.token_observations", "raw.snapshots", "raw.fetch_log",
                       "raw.payloads", "raw.quarantine")
-FULL_SNAPSHOTS_SQL = {
-    "every_gpu_snapshot": """
-        select snapshots.observed_at as snapshot_observed_at, observations.*
-        from src.raw.gpu_observations as observations
-        inner join (select distinct source, sha256, observed_at from src.raw.snapshots) as snapshots
-            on snapshots.source = observations.source and snapshots.sha256 = observations.sha256
-        order by snapshots.observed_at""",
-    "every_token_snapshot": """
-        select snapshots.observed_at as snapshot_observed_at, observations.*
-        from src.raw.token_observations as observations
-        inner join (select distinct source, sha256, observed_at from src.raw.snapshots) as snapshots
-            on snapshots.source = observations.source and snapshots.sha256 = observations.sha256
-        order by snapshots.observed_at""",
-}
+KINDS = ("gpu", "token")
+
+
+@dataclass
+class FullSnapshots:
+    """The old layout of every daily snapshot in full, materialised once (at the smallest size)."""
+    size: str
+    bytes: dict[str, int]            # kind -> bytes of its own DuckDB file (minus an empty file)
+    rows: dict[str, int]
+
+    def bytes_per_row(self, kind: str) -> float:
+        return self.bytes[kind] / self.rows[kind] if self.rows.get(kind) else 0.0
 
 
 @dataclass
 class StorageReport:
-    tables: dict[str, int]            # raw + intermediate table -> bytes
-    full_snapshots: dict[str, int]    # baseline -> bytes
+    tables: dict[str, int]            # raw + intermediate relation -> bytes (views: 0)
+    full_snapshots: dict[str, int]    # baseline per kind -> bytes
     rows: dict[str, int]
+    views: list[str] = field(default_factory=list)
+    baseline_method: str = ""
 
     @property
     def stored_bytes(self) -> int:
@@ -68,6 +75,71 @@ def _empty_file_bytes(directory: Path) -> int:
     return size
 
 
+def measure_full_snapshots(warehouse, size: str, scratch: Path | None = None) -> FullSnapshots:
+    """Materialise every daily snapshot in full of ``warehouse`` (a bench.generate.SyntheticWarehouse) in the
+    old layout, one kind per fresh file, and measure each file."""
+    with duckdb.connect(str(warehouse.path), read_only=True) as connection:
+        first, last = connection.execute(
+            "select min(observed_at)::date, max(observed_at)::date from raw.snapshots").fetchone()
+    result = FullSnapshots(size=size, bytes={}, rows={})
+    with tempfile.TemporaryDirectory(prefix="margins-bench-full-", dir=scratch) as temp:
+        directory = Path(temp)
+        empty = _empty_file_bytes(directory)
+        for kind in KINDS:
+            path = directory / f"every_{kind}_snapshot.duckdb"
+            result.rows[kind] = warehouse.write_full_snapshots(path, kind, first, last)
+            result.bytes[kind] = max(path.stat().st_size - empty, 0)
+            path.unlink()
+    return result
+
+
+def full_snapshot_rows(connection: duckdb.DuckDBPyConnection, kind: str) -> int:
+    """Rows every snapshot would hold in full: per snapshot instant of a source and scope, the offers live then
+    according to the change log."""
+    from pipelines.changes import KEY_COLUMNS
+
+    keys = ", ".join(("source", "scope", *KEY_COLUMNS[kind]))
+    return connection.execute(f"""
+        with changes as (
+            select source, scope, observed_at, is_removed,
+                lag(is_removed) over (partition by {keys} order by observed_at) as was_removed
+            from raw.{kind}_observations
+        ),
+        deltas as (
+            select source, scope, observed_at,
+                sum(case when not is_removed and coalesce(was_removed, true) then 1
+                         when is_removed and not coalesce(was_removed, true) then -1 else 0 end) as delta
+            from changes group by all
+        ),
+        live as (
+            select source, scope, observed_at,
+                sum(delta) over (partition by source, scope order by observed_at) as n_live
+            from deltas
+        ),
+        instants as (select distinct source, scope, observed_at from raw.snapshots)
+        select coalesce(sum(live.n_live), 0)::bigint
+        from instants
+        asof inner join live
+            on live.source = instants.source and live.scope = instants.scope
+            and instants.observed_at >= live.observed_at
+    """).fetchone()[0]
+
+
+def _intermediate_views(connection: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    return [f"intermediate.{row[0]}" for row in connection.execute(
+        "select view_name from duckdb_views() where database_name = ? and schema_name = 'intermediate' "
+        "order by view_name", [database]).fetchall()]
+
+
+def _baseline(connection: duckdb.DuckDBPyConnection, full: FullSnapshots, rows: dict[str, int]) -> dict[str, int]:
+    baseline = {}
+    for kind in KINDS:
+        expanded = full_snapshot_rows(connection, kind)
+        rows[f"every_{kind}_snapshot"] = expanded
+        baseline[f"every_{kind}_snapshot"] = int(full.bytes_per_row(kind) * expanded)
+    return baseline
+
+
 def _bytes_of(connection: duckdb.DuckDBPyConnection, directory: Path, name: str, select_sql: str,
               empty: int) -> tuple[int, int]:
     path = directory / f"{name.replace('.', '__')}.duckdb"
@@ -83,8 +155,8 @@ def _bytes_of(connection: duckdb.DuckDBPyConnection, directory: Path, name: str,
     return max(size, 0), rows
 
 
-def measure_by_copy(database: Path, scratch: Path | None = None) -> StorageReport:
-    """Bytes of raw observation/landing tables + every intermediate table, and of every snapshot in full."""
+def measure_by_copy(database: Path, full: FullSnapshots, scratch: Path | None = None) -> StorageReport:
+    """Bytes of raw observation/landing tables + every intermediate table, each copied into its own file."""
     with tempfile.TemporaryDirectory(prefix="margins-bench-bytes-", dir=scratch) as temp:
         directory = Path(temp)
         empty = _empty_file_bytes(directory)
@@ -94,23 +166,19 @@ def measure_by_copy(database: Path, scratch: Path | None = None) -> StorageRepor
             intermediate = [f"intermediate.{row[0]}" for row in connection.execute(
                 "select table_name from duckdb_tables() where database_name = 'src' and schema_name = 'intermediate' "
                 "order by table_name").fetchall()]
+            views = _intermediate_views(connection, "src")
             tables, rows = {}, {}
             for table in (*OBSERVATION_TABLES, *intermediate):
                 tables[table], rows[table] = _bytes_of(connection, directory, table, f"select * from src.{table}",
                                                        empty)
-            baseline = {}
-            for name, sql in FULL_SNAPSHOTS_SQL.items():
-                baseline[name], rows[name] = _bytes_of(connection, directory, name, sql, empty)
-    return StorageReport(tables=tables, full_snapshots=baseline, rows=rows)
+            tables.update(dict.fromkeys(views, 0))
+            connection.execute("use src")
+            baseline = _baseline(connection, full, rows)
+    return StorageReport(tables=tables, full_snapshots=baseline, rows=rows, views=views,
+                         baseline_method=f"measured at {full.size}, scaled by rows")
 
 
 BLOCK_BYTES = 262_144
-SNAPSHOT_ROWS_SQL = """
-    with fetched as (select source, sha256, count(distinct observed_at) as n_snapshots from raw.snapshots group by all),
-    payload_rows as (select source, sha256, count(*) as n_rows from raw.{kind}_observations group by all)
-    select coalesce(sum(payload_rows.n_rows), 0), coalesce(sum(payload_rows.n_rows * fetched.n_snapshots), 0)
-    from payload_rows inner join fetched using (source, sha256)
-"""
 
 
 def table_bytes_in_place(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -137,18 +205,18 @@ def table_bytes_in_place(connection: duckdb.DuckDBPyConnection) -> dict[str, int
     return sizes
 
 
-def measure(database: Path) -> StorageReport:
-    """Raw observation/landing tables + every intermediate table, in place; baseline = every snapshot in full."""
+def measure(database: Path, full: FullSnapshots) -> StorageReport:
+    """Raw observation/landing tables + every intermediate table, in place; baseline = every snapshot in full,
+    at ``full``'s bytes per row."""
     with duckdb.connect(str(database), read_only=True) as connection:
         connection.execute("set enable_progress_bar = false")
         sizes = table_bytes_in_place(connection)
         tables = {table: size for table, size in sizes.items()
                   if table in OBSERVATION_TABLES or table.startswith("intermediate.")}
         rows = {table: connection.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
-        baseline = {}
-        for kind in ("gpu", "token"):
-            stored, expanded = connection.execute(SNAPSHOT_ROWS_SQL.format(kind=kind)).fetchone()
-            raw_bytes = sizes.get(f"raw.{kind}_observations", 0)
-            baseline[f"every_{kind}_snapshot"] = int(raw_bytes * expanded / stored) if stored else 0
-            rows[f"every_{kind}_snapshot"] = int(expanded)
-    return StorageReport(tables=tables, full_snapshots=baseline, rows=rows)
+        database_name = connection.execute("select current_database()").fetchone()[0]
+        views = _intermediate_views(connection, database_name)
+        tables.update(dict.fromkeys(views, 0))
+        baseline = _baseline(connection, full, rows)
+    return StorageReport(tables=tables, full_snapshots=baseline, rows=rows, views=views,
+                         baseline_method=f"measured at {full.size}, scaled by rows")
