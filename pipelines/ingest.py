@@ -1,8 +1,9 @@
 """One source's step: fetch (or take the bundled snapshots) -> land -> parse -> validate -> load raw.
 
-Each payload is loaded in one transaction: its fetch-log row, its parsed rows (once per source and
-sha256), its quarantined rows and the snapshots it adds. A payload that fails parsing or the batch
-suite is rejected whole; the landed file stays and the source keeps serving its last good data.
+Each payload is loaded in one transaction: its fetch-log row, its parsed rows as changes against the
+snapshots around it (pipelines/changes.py), its quarantined rows and the snapshots it adds. A payload
+that fails parsing or the batch suite is rejected whole; the landed file stays and the source keeps serving
+its last good data.
 A failing source never raises: it reports its status, so the other sources and the build go on.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines.changes import record_changes, stage_known_payload
 from pipelines.http import FetchError, HttpClient
 from pipelines.landing import land
 from pipelines.settings import Settings
@@ -134,7 +136,7 @@ def load_payload(source: Source, settings: Settings, payload: Payload, run_id: s
             if validated is not None:
                 _insert_payload(connection, source, payload, landed, fetched_at, result, validated)
             if result.status == "ok":
-                _insert_snapshots(connection, source, payload, landed.sha256, observed_at, fetch_id)
+                _record_rows(connection, source, payload, landed.sha256, observed_at, fetch_id, validated)
             connection.execute("commit")
         except BaseException:
             connection.execute("rollback")
@@ -194,26 +196,40 @@ def _insert_payload(connection, source, payload, landed, fetched_at, result, val
         "insert into raw.payloads values (?, ?, ?, ?, ?, ?, ?, ?)",
         [source.id, landed.sha256, payload.name, str(landed.path), landed.bytes,
          "parsed" if result.status == "ok" else "rejected", result.rows, fetched_at])
-    _insert_rows(connection, source, landed.sha256, validated.rows)
     _insert_quarantine(connection, source.id, landed.sha256, validated.rejects, fetched_at)
 
 
-def _insert_rows(connection: duckdb.DuckDBPyConnection, source: Source, sha256: str,
-                 rows: list[dict[str, Any]]) -> None:
-    if not rows:
+def _record_rows(connection: duckdb.DuckDBPyConnection, source: Source, payload: Payload, sha256: str,
+                 observed_at: datetime, fetch_id: str, validated: Validated | None) -> None:
+    """Store the payload's rows as changes (pipelines.changes); a payload landed before is reconstructed."""
+    if validated is None:
+        if _snapshot_exists(connection, source.id, sha256, observed_at):
+            return  # the same payload at the same time (e.g. bundled history loaded again): nothing new
+        stage_known_payload(connection, source.id, source.kind, sha256, "incoming_rows")
+    elif validated.rows:
+        connection.register("incoming_rows", _rows_frame(source, validated.rows))
+    else:
         return
-    columns = COLUMNS_BY_KIND[source.kind]
-    frame = pd.DataFrame.from_records(
-        [{column: _sql_value(row.get(column)) for column in columns} for row in rows], columns=list(columns))
-    frame.insert(0, "sha256", sha256)
-    frame.insert(0, "source", source.id)
-    table = f"raw.{source.kind}_observations"
-    column_list = ", ".join(frame.columns)
-    connection.register("incoming_rows", frame)
     try:
-        connection.execute(f"insert into {table} ({column_list}) select {column_list} from incoming_rows")
+        record_changes(connection, source.id, source.kind, sha256, "incoming_rows", observed_at, payload.mode,
+                       payload.is_date_estimated, fetch_id)
     finally:
-        connection.unregister("incoming_rows")
+        if validated is None:
+            connection.execute("drop table if exists incoming_rows")
+        else:
+            connection.unregister("incoming_rows")
+
+
+def _snapshot_exists(connection: duckdb.DuckDBPyConnection, source_id: str, sha256: str, observed_at) -> bool:
+    return connection.execute(
+        "select count(*) from raw.snapshots where source = ? and sha256 = ? and observed_at = ?",
+        [source_id, sha256, observed_at]).fetchone()[0] > 0
+
+
+def _rows_frame(source: Source, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = COLUMNS_BY_KIND[source.kind]
+    return pd.DataFrame.from_records(
+        [{column: _sql_value(row.get(column)) for column in columns} for row in rows], columns=list(columns))
 
 
 def _insert_quarantine(connection, source_id: str, sha256: str, rejects: list[Reject], landed_at) -> None:
@@ -222,15 +238,6 @@ def _insert_quarantine(connection, source_id: str, sha256: str, rejects: list[Re
             "insert into raw.quarantine values (?, ?, ?, ?, ?, ?)",
             [[source_id, sha256, json.dumps(_jsonable(r.row), default=str)[:10000], r.rule, r.reason[:1000],
               landed_at] for r in rejects])
-
-
-def _insert_snapshots(connection, source: Source, payload: Payload, sha256: str, observed_at, fetch_id) -> None:
-    connection.execute(
-        f"""insert or ignore into raw.snapshots
-            select source, scope, coalesce(observed_at, ?::timestamptz), sha256, ?, ?, ?
-            from raw.{source.kind}_observations where source = ? and sha256 = ?
-            group by all""",
-        [observed_at, payload.mode, payload.is_date_estimated, fetch_id, source.id, sha256])
 
 
 def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, message: str) -> None:

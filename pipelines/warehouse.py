@@ -57,13 +57,18 @@ create table if not exists raw.snapshots (
     mode varchar not null,
     is_date_estimated boolean not null,
     first_fetch_id varchar,
+    is_row_dated boolean not null,    -- the rows carry their own time (history files)
+    landed_at timestamptz not null,   -- when this snapshot was loaded (incremental dbt models start from it)
     primary key (source, scope, observed_at, sha256)
 );
+-- The observation tables are change logs (pipelines/changes.py): a row only where an offer is new, changed
+-- or missing (is_removed) at a snapshot of its scope.
 create table if not exists raw.gpu_observations (
     source varchar not null,
-    sha256 varchar not null,
+    sha256 varchar not null,          -- the payload that showed the change
     scope varchar not null,
-    observed_at timestamptz,          -- the row's own timestamp (history files); null = the snapshot's
+    observed_at timestamptz not null, -- the snapshot the change was seen at
+    is_removed boolean not null,
     provider varchar not null,
     region varchar,
     zone varchar,
@@ -80,7 +85,8 @@ create table if not exists raw.token_observations (
     source varchar not null,
     sha256 varchar not null,
     scope varchar not null,
-    observed_at timestamptz,
+    observed_at timestamptz not null,
+    is_removed boolean not null,
     provider varchar not null,
     source_model_key varchar not null,
     mode varchar,
@@ -161,7 +167,25 @@ def connect_working(settings: Settings) -> duckdb.DuckDBPyConnection:
     settings.working_db.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(settings.working_db))
     connection.execute(RAW_DDL)
+    _check_layout(connection, settings)
     return connection
+
+
+class WarehouseLayoutError(RuntimeError):
+    """The working database was written by an older layout of the raw schema."""
+
+
+def _check_layout(connection: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    has_change_log = connection.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'gpu_observations' and column_name = 'is_removed'"
+    ).fetchone()[0]
+    if not has_change_log:
+        connection.close()
+        raise WarehouseLayoutError(
+            f"{settings.working_db} stores every snapshot in full (the layout before change-only storage); "
+            f"move it aside and run `margins refresh` to rebuild it from the bundled history "
+            f"(landed payloads stay in {settings.landing_dir})")
 
 
 def publish(settings: Settings) -> Path:

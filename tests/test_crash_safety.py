@@ -62,12 +62,10 @@ def fingerprint(settings: Settings) -> tuple:
 
 def no_duplicate_rows(settings: Settings) -> bool:
     with duckdb.connect(str(settings.published_db), read_only=True) as connection:
+        # change-only storage: at most one change row per offer and snapshot
         mismatched = connection.execute("""
-            select count(*) from raw.payloads as payloads
-            left join (select source, sha256, count(*) as n from raw.token_observations group by all) as loaded
-              using (source, sha256)
-            where payloads.parse_status = 'parsed' and payloads.rows <> coalesce(loaded.n, 0)
-              and payloads.source in ('litellm', 'openrouter')
+            select count(*) - count(distinct (source, scope, observed_at, provider, source_model_key))
+            from raw.token_observations
         """).fetchone()[0]
         duplicated = connection.execute(
             "select count(*) - count(distinct (source, sha256)) from raw.payloads").fetchone()[0]

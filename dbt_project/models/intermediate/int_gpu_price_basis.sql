@@ -1,4 +1,5 @@
 -- The market GPU price per day and GPU model as one row per basis (min, median, max across providers).
+{{ config(materialized='view') }}
 with market as (
     select * from {{ ref('fct_gpu_market_daily') }}
 )

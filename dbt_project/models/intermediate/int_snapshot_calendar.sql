@@ -1,7 +1,9 @@
 -- One row per (source, scope, UTC day) from the scope's first snapshot to its source's newest one, with the
--- newest snapshot of that scope up to the end of the day. Daily marts never run past a source's newest day.
+-- newest snapshot of that scope up to the end of the day (and whether its date is estimated). Daily marts never
+-- run past a source's newest day.
 with snapshot_days as (
-    select source, scope, {{ utc_date('observed_at') }} as snapshot_day, max(observed_at) as observed_at
+    select source, scope, {{ utc_date('observed_at') }} as snapshot_day, max(observed_at) as observed_at,
+        arg_max(is_date_estimated, observed_at) as is_date_estimated
     from {{ ref('int_snapshots') }}
     group by source, scope, {{ utc_date('observed_at') }}
 ),
@@ -29,7 +31,10 @@ select
     days.snapshot_day,
     max(snapshot_days.observed_at) over (
         partition by days.source, days.scope order by days.snapshot_day rows unbounded preceding
-    ) as latest_observed_at
+    ) as latest_observed_at,
+    last_value(snapshot_days.is_date_estimated ignore nulls) over (
+        partition by days.source, days.scope order by days.snapshot_day rows unbounded preceding
+    ) as latest_is_date_estimated
 from days
 left join snapshot_days
     on snapshot_days.source = days.source

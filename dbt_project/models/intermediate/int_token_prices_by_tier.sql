@@ -1,5 +1,6 @@
 -- Each day's API price of a mapped model per price tier: standard, batch (batch input and output prices),
 -- cached (the cached-input price for every input token: an upper bound on the discount).
+{{ config(materialized='view') }}
 with prices as (
     select * from {{ ref('fct_token_prices_daily') }}
     where model_id is not null

@@ -1,6 +1,13 @@
 -- GPU rental prices per offer per UTC day. Only offers with a known canonical GPU model and GPU count.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window(var('gpu_sources')) }}",
+    post_hook="{{ record_watermark(var('gpu_sources')) }}"
+) }}
 with daily as (
-    {{ daily_from_versions(ref('int_gpu_price_history')) }}
+    {{ daily_from_versions(ref('int_gpu_price_history'), incremental_start_day(var('gpu_sources'))) }}
 )
 
 select
@@ -17,7 +24,7 @@ select
     source,
     observed_at,
     days_since_observed,
-    is_date_estimated,
+    observed_is_date_estimated as is_date_estimated,
     gpu_count_disagrees,
     md5(concat_ws('|', source, provider, coalesce(region, ''), coalesce(zone, ''), coalesce(instance_type, ''),
         gpu_name, cast(gpu_count as varchar), pricing_type)) as offer_id

@@ -3,6 +3,13 @@
 --   serving cost per request = c / R;  per 1M output tokens = c / T * 1e6
 --   API revenue per request = (I * p_in + O * p_out) / 1e6;  implied gross margin = 1 - cost / revenue
 --   concurrent users per replica = T / u
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window(var('gpu_sources') + var('token_sources')) }}",
+    post_hook="{{ record_watermark(var('gpu_sources') + var('token_sources')) }}"
+) }}
 with inputs as (
     select
         prices.price_date,
@@ -29,6 +36,7 @@ with inputs as (
     inner join {{ ref('int_gpu_price_basis') }} as basis
         on basis.price_date = prices.price_date
         and basis.gpu_model = profiles.gpu_model
+    where prices.price_date >= {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }}
 ),
 
 unit_economics as (

@@ -3,8 +3,8 @@
 -- quarantine rows neither gpu_aliases nor gpu_sku_sizes can name, e.g. an AWS instance type or Azure size
 -- missing from gpu_sku_sizes).
 with loaded as (
-    select source, gpu_name, provider, observed_at
-    from ({{ observations_at_snapshots(ref('stg_gpu_observations')) }}) as placed
+    select source, gpu_name, provider, n_observations, valid_from, last_seen_at
+    from {{ ref('int_gpu_price_history') }}
     where gpu_model is null
 ),
 
@@ -13,7 +13,9 @@ quarantined as (
         quarantine.source,
         json_extract_string(quarantine.row_json, '$.gpu_name') as gpu_name,
         json_extract_string(quarantine.row_json, '$.provider') as provider,
-        fetches.observed_at
+        1 as n_observations,
+        fetches.observed_at as valid_from,
+        fetches.observed_at as last_seen_at
     from {{ landing_table('quarantine', var('gpu_sources')) }} as quarantine
     inner join {{ ref('stg_fetch_log') }} as fetches
         on fetches.source = quarantine.source
@@ -25,10 +27,10 @@ quarantined as (
 select
     source,
     gpu_name,
-    count(*) as n_rows,
+    sum(n_observations)::bigint as n_rows,
     count(distinct provider) as n_providers,
-    min(observed_at) as first_seen_at,
-    max(observed_at) as last_seen_at
+    min(valid_from) as first_seen_at,
+    max(last_seen_at) as last_seen_at
 from (
     select * from loaded
     union all

@@ -1,0 +1,89 @@
+{#-
+  Incremental daily marts. A run rebuilds the days from `incremental_start_day` on: the day of the snapshot
+  just before the earliest snapshot loaded since the model's last build (so a version that the new snapshot
+  confirms, closes or reverts is redrawn from its start, and a backfill into the past redraws from there), minus
+  `incremental_lookback_days`. The model's last build time lives in intermediate.incremental_watermarks, written
+  by its post-hook in the same transaction as its rows; `dbt build --full-refresh` rebuilds everything and must
+  give the same rows. Seeds and model code are not covered: pipelines/dbt_state.py runs a full refresh when
+  they change.
+-#}
+{% macro watermark_relation() -%}
+    {{ api.Relation.create(database=target.database, schema='intermediate', identifier='incremental_watermarks') }}
+{%- endmacro %}
+
+{% macro create_watermark_table() -%}
+create schema if not exists intermediate;
+create table if not exists {{ watermark_relation() }} (
+    model varchar primary key,
+    built_at timestamptz not null,
+    rebuilt_from date
+)
+{%- endmacro %}
+
+{#- A SQL date literal; '0001-01-01' (everything) when the model is built in full. -#}
+{% macro incremental_start_day(source_ids) -%}
+    {%- set snapshots = ref('int_snapshots') -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return("date '0001-01-01'") -}}
+    {%- endif -%}
+    {%- set query -%}
+        with watermark as (
+            select max(built_at) as built_at from {{ watermark_relation() }} where model = '{{ this.identifier }}'
+        )
+        select coalesce(
+            cast(min({{ utc_date('coalesce(snapshots.previous_observed_at, snapshots.observed_at)') }})
+                - {{ var('incremental_lookback_days') }} as varchar),
+            '9999-12-31')
+        from {{ snapshots }} as snapshots, watermark
+        where snapshots.source in ('{{ source_ids | join("', '") }}')
+            and (watermark.built_at is null or snapshots.landed_at > watermark.built_at)
+    {%- endset -%}
+    {{- return("date '" ~ run_query(query).columns[0].values()[0] ~ "'") -}}
+{%- endmacro %}
+
+{#- Pre-hook: an incremental run first deletes the days (or months) it rebuilds. -#}
+{% macro delete_incremental_window(source_ids, column='price_date', grain='day') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ column }} >= date_trunc('{{ grain }}', {{ incremental_start_day(source_ids) }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: the build time (the next run starts from snapshots loaded after it) and the first rebuilt day. -#}
+{% macro record_watermark(source_ids) -%}
+    insert or replace into {{ watermark_relation() }}
+    values ('{{ this.identifier }}', '{{ run_started_at }}'::timestamptz,
+        {% if is_incremental() and not flags.FULL_REFRESH %}{{ incremental_start_day(source_ids) }}{% else %}null{% endif %})
+{%- endmacro %}
+
+{#-
+  Data tests of an incremental model check the rows this build wrote (the rows before were tested when they
+  were written): dbt's get_where_subquery, extended with the model's window from its watermark.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}{%- do conditions.append(where) -%}{%- endif -%}
+    {%- set window = incremental_test_window(relation) -%}
+    {%- if window -%}{%- do conditions.append(window) -%}{%- endif -%}
+    {%- if conditions -%}
+        {{- return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -}}
+    {%- endif -%}
+    {{- return(relation) -}}
+{%- endmacro %}
+
+{% macro incremental_test_window(relation) -%}
+    {%- if not execute or var('test_full_history') -%}{{- return('') -}}{%- endif -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.config.materialized == 'incremental'
+              and node.alias == relation.identifier and node.schema == relation.schema -%}
+            {%- set column = node.config.meta.get('window_column', 'price_date') -%}
+            {{- return(column ~ " >= date_trunc('" ~ node.config.meta.get('window_grain', 'day') ~ "', coalesce("
+                ~ "(select rebuilt_from from " ~ watermark_relation() ~ " where model = '" ~ node.alias ~ "'),"
+                ~ " date '0001-01-01'))") -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
+{%- endmacro %}

@@ -1,0 +1,31 @@
+-- Monthly summary of fct_implied_margins_daily per model, seller, price tier and GPU price basis: the margin
+-- history an analyst charts, pre-aggregated so it reads a few thousand rows instead of the daily mart.
+-- Averages are over every day, throughput profile, GPU model and key of the month (per-profile detail: the daily
+-- mart); they are summed as decimals so that the result does not depend on the order rows arrive in.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window(var('gpu_sources') + var('token_sources'), 'month', 'month') }}",
+    post_hook="{{ record_watermark(var('gpu_sources') + var('token_sources')) }}",
+    meta={'window_column': 'month', 'window_grain': 'month'}
+) }}
+select
+    cast(date_trunc('month', price_date) as date) as month,
+    model_id,
+    provider,
+    price_tier,
+    gpu_price_basis,
+    bool_or(is_proxy) as is_proxy,
+    cast(avg(cast(implied_gross_margin as decimal(38, 18))) as double) as implied_gross_margin,
+    cast(median(implied_gross_margin) as double) as median_implied_gross_margin,
+    cast(min(implied_gross_margin) as double) as min_implied_gross_margin,
+    cast(max(implied_gross_margin) as double) as max_implied_gross_margin,
+    cast(avg(cast(serving_cost_usd_per_request as decimal(38, 18))) as double) as serving_cost_usd_per_request,
+    cast(avg(cast(api_revenue_usd_per_request as decimal(38, 18))) as double) as api_revenue_usd_per_request,
+    count(distinct price_date) as n_days,
+    count(distinct profile_id) as n_profiles,
+    count(*) as n_rows
+from {{ ref('fct_implied_margins_daily') }}
+where price_date >= date_trunc('month', {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }})
+group by all
