@@ -27,14 +27,14 @@ group by all
 order by month;
 
 -- name: margin history for one model
--- gpt-4o: implied gross margin per seller per month at the median GPU price, standard tier.
-select date_trunc('month', price_date) as month, provider,
-       round(avg(implied_gross_margin), 4) as implied_gross_margin,
-       round(avg(serving_cost_usd_per_request), 6) as cost_per_request,
-       round(avg(api_revenue_usd_per_request), 6) as revenue_per_request
-from marts.fct_implied_margins_daily
+-- gpt-4o: implied gross margin per seller per month at the median GPU price, standard tier (the monthly mart:
+-- averages over every day, profile and GPU model of the month, as an avg over fct_implied_margins_daily gives).
+select month, provider,
+       round(implied_gross_margin, 4) as implied_gross_margin,
+       round(serving_cost_usd_per_request, 6) as cost_per_request,
+       round(api_revenue_usd_per_request, 6) as revenue_per_request
+from marts.fct_implied_margins_monthly
 where model_id = 'gpt-4o' and gpu_price_basis = 'median' and price_tier = 'standard'
-group by all
 order by month, provider;
 
 -- name: cheapest provider per model
