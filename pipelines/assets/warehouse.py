@@ -18,6 +18,7 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from pipelines import dbt_state
 from pipelines.resources import MarginsSettings, dbt_project
 from pipelines.warehouse import publish, writer_lock
 
@@ -51,11 +52,18 @@ translator = MarginsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settings: MarginsSettings) -> Iterator:
     """`dbt build` of seeds, staging, intermediate and marts in the working database (unit tests run in
-    `make test`, not in every refresh)."""
+    `make test`, not in every refresh). Incremental marts rebuild only the days new snapshots touch, unless the
+    dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
+    args = ["build", "--exclude-resource-type", "unit_test"]
     with writer_lock(config):
-        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+        if dbt_state.needs_full_refresh(config):
+            context.log.info("dbt project, seeds or warehouse changed since the last build: --full-refresh")
+            args.append("--full-refresh")
+        yield from dbt.cli(args, context=context).stream()
+        if not context.is_subset:
+            dbt_state.record_successful_build(config)
 
 
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:

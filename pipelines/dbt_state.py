@@ -1,0 +1,47 @@
+"""When the dbt project itself changes, the incremental marts are rebuilt in full.
+
+Incremental models rebuild only the days that new snapshots touch (dbt_project/macros/incremental_window.sql).
+A changed model, macro or seed (e.g. a new row in model_aliases) can change every day, so the build after such a
+change runs with ``--full-refresh``. The fingerprint of the project a build succeeded with is kept beside the
+working database; a missing file (a new or moved warehouse) also means a full build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipelines.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = (
+    ("dbt_project", "dbt_project.yml"),
+    ("dbt_project/models", "**/*"),
+    ("dbt_project/macros", "**/*"),
+    ("seeds/reference", "*.csv"),
+)
+
+
+def project_fingerprint(root: Path = ROOT) -> str:
+    digest = hashlib.sha256()
+    for folder, pattern in PROJECT_FILES:
+        for path in sorted((root / folder).glob(pattern)):
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint_file(settings: Settings) -> Path:
+    return settings.working_db.with_name("dbt_project.fingerprint")
+
+
+def needs_full_refresh(settings: Settings) -> bool:
+    """True unless the last successful build used exactly this project (models, macros, seeds)."""
+    recorded = fingerprint_file(settings)
+    return not (recorded.exists() and settings.working_db.exists()
+                and recorded.read_text().strip() == project_fingerprint())
+
+
+def record_successful_build(settings: Settings) -> None:
+    fingerprint_file(settings).write_text(project_fingerprint() + "\n")
