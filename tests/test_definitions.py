@@ -39,3 +39,42 @@ def _ancestors(graph, key):
                 seen.add(parent)
                 frontier.append(parent)
     return seen
+
+
+def test_dbt_resource_starts_no_extra_dbt_process_and_no_adapter(monkeypatch):
+    """The refresh's dbt resource knows dbt's version without running `dbt --version` and builds no adapter
+    (dagster-dbt would, before every build); the overridden members must still exist upstream."""
+    from importlib.metadata import version
+
+    from dagster_dbt import DbtCliResource
+    from dagster_dbt.core import resource as dagster_dbt_resource
+
+    from pipelines.resources import dbt_resource
+
+    assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", _no_subprocess)
+    resource = dbt_resource()
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def _no_subprocess(*args, **kwargs):
+    raise AssertionError(f"unexpected subprocess: {args}")
+
+
+def test_partial_parse_is_handed_over_with_this_data_dirs_profile(tmp_path, monkeypatch):
+    """dbt would re-parse the whole project because the profile's path (the data directory) differs from the
+    one `make manifest` parsed with; the saved parse is handed over with the current profile's hash."""
+    import msgpack
+
+    from pipelines.resources import DBT_PROJECT_DIR, _current_profile, ensure_manifest, reuse_partial_parse
+
+    ensure_manifest()
+    monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "elsewhere" / "work" / "warehouse.duckdb"))
+    assert reuse_partial_parse(DBT_PROJECT_DIR / "target", tmp_path / "run")
+    with open(tmp_path / "run" / "partial_parse.msgpack", "rb") as handle:
+        handed_over = msgpack.unpack(handle, raw=False, strict_map_key=False)
+    assert handed_over["state_check"]["profile_hash"]["checksum"] == _current_profile()[1]
+
+    monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "work" / "other_name.duckdb"))
+    assert not reuse_partial_parse(DBT_PROJECT_DIR / "target", tmp_path / "other"), "database name differs"

@@ -116,3 +116,10 @@ def test_row_counts_are_dagster_metadata(offline_warehouse):
         observations = instance.fetch_observations(AssetKey(["marts", "fct_gpu_market_daily"]), limit=1).records
         assert observations
         assert observations[0].asset_observation.metadata["dagster/row_count"].value > 1000
+
+
+def test_refresh_reuses_dbts_saved_parse(offline_warehouse):
+    logs = sorted((offline_warehouse.data_dir / "logs").glob("refresh-*.log"))
+    text = logs[0].read_text()
+    assert "Completed successfully" in text
+    assert "Unable to do partial parsing" not in text
