@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--sources", help="comma-separated source ids to fetch (default: all)")
     refresh.add_argument("--strict", action="store_true",
                          help="exit 1 if any attempted source failed or was rejected")
+    refresh.add_argument("--report", action="store_true",
+                         help="also write the HTML report (as `margins report` does) after publishing")
     refresh.set_defaults(handler=run_refresh)
 
     sql = commands.add_parser("sql", help="run a read-only SQL query against the published warehouse",
@@ -122,7 +124,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     log_path = settings.data_dir / "logs" / f"refresh-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(settings), open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = _execute_refresh(settings, selected)
+        result = _execute_refresh(settings, selected, report=args.report)
     print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
     outcomes = _source_outcomes(result)
     built = result.success
@@ -146,18 +148,16 @@ def _selected_sources(text: str | None, known: dict) -> list[str] | None:
     return selected
 
 
-def _execute_refresh(settings: Settings, selected: list[str]):
+def _execute_refresh(settings: Settings, selected: list[str], report: bool = False):
+    """Run the daily job in this process for the selected sources; the HTML report only when asked."""
     from dagster import DagsterInstance
 
     _ensure_dagster_home(settings)
-    from pipelines.assets.sources import source_asset_key
     from pipelines.definitions import defs
-    from pipelines.jobs import REFRESH_JOB_NAME, daily_refresh_job
-    from pipelines.sources import SOURCES
+    from pipelines.jobs import REFRESH_JOB_NAME
 
     job = defs.resolve_job_def(REFRESH_JOB_NAME)
-    skipped = {source_asset_key(source) for source in SOURCES if source not in selected}
-    selection = [key for key in daily_refresh_job.selection.resolve(defs.resolve_asset_graph()) if key not in skipped]
+    selection = refresh_selection(defs, selected, report)
     run_config = {
         "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline}}},
         "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}},
@@ -167,6 +167,23 @@ def _execute_refresh(settings: Settings, selected: list[str]):
         release_dead_cli_runs(instance)
         return job.execute_in_process(run_config=run_config, instance=instance, tags={CLI_PID_TAG: str(os.getpid())},
                                       asset_selection=selection, raise_on_error=False)
+
+
+def refresh_selection(defs, selected: list[str], report: bool) -> list:
+    """The daily job's asset keys minus the sources not selected and, unless asked, the HTML report.
+
+    The report (3 s of charts) is not part of the warehouse: `margins report`, `--report` or the scheduled job
+    build it from the published file.
+    """
+    from pipelines.assets.report import html_report
+    from pipelines.assets.sources import source_asset_key
+    from pipelines.jobs import daily_refresh_job
+    from pipelines.sources import SOURCES
+
+    skipped = {source_asset_key(source) for source in SOURCES if source not in selected}
+    if not report:
+        skipped |= set(html_report.keys)
+    return [key for key in daily_refresh_job.selection.resolve(defs.resolve_asset_graph()) if key not in skipped]
 
 
 def release_dead_cli_runs(instance) -> None:

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import duckdb
+from dagster import AssetKey, materialize
 
 from pipelines.cli import main
 
 
-def test_refresh_writes_the_report_as_a_dagster_asset(offline_warehouse):
-    report = offline_warehouse.data_dir / "report" / "index.html"
-    assert report.exists()
+def test_refresh_writes_the_report_only_when_asked(offline_warehouse):
+    from pipelines.cli import refresh_selection
+    from pipelines.definitions import defs
+
+    report_key = AssetKey(["reports", "html_report"])
+    assert not (offline_warehouse.data_dir / "report").exists()
+    assert report_key not in refresh_selection(defs, ["litellm"], report=False)
+    assert report_key in refresh_selection(defs, ["litellm"], report=True)
+    assert AssetKey(["sources", "skypilot"]) not in refresh_selection(defs, ["litellm"], report=True)
+
+
+def test_report_is_a_dagster_asset_of_the_published_warehouse(offline_warehouse, tmp_path):
+    from pipelines.assets.report import html_report
+    from pipelines.resources import MarginsSettings
+
+    data_dir = tmp_path / "warehouse"
+    data_dir.mkdir()
+    shutil.copyfile(offline_warehouse.published_db, data_dir / "margins.duckdb")
+    result = materialize([html_report], resources={"settings": MarginsSettings(data_dir=str(data_dir))})
+    assert result.success
+    assert (data_dir / "report" / "index.html").exists()
+    metadata = result.asset_materializations_for_node("reports__html_report")[0].metadata
+    assert "gpu_prices" in metadata and "path" in metadata
 
 
 def test_report_is_self_contained_with_every_chart_captioned(offline_warehouse, tmp_path, capsys):
