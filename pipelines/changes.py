@@ -110,18 +110,20 @@ def _stage_state(connection, source_id: str, kind: str, times_relation: str, int
     """The full state of each (scope, observed_at) in ``times_relation``: each offer's newest change up to it."""
     keys = KEY_COLUMNS[kind]
     key_list = ", ".join(f"changes.{column}" for column in keys)
-    values = ", ".join(f"changes.{column}" for column in value_columns(kind))
+    fields = ", ".join(f"{column} := changes.{column}" for column in ("sha256", "is_removed", *value_columns(kind)))
     connection.execute(
         f"""create or replace temp table {into} as
             select * exclude (is_removed) from (
-                select times.scope, times.observed_at, changes.sha256, changes.is_removed, {key_list}, {values}
-                from {times_relation} as times
-                inner join raw.{kind}_observations as changes
-                    on changes.source = $source and changes.scope = times.scope
-                    and changes.observed_at <= times.observed_at
-                qualify row_number() over (
-                    partition by times.scope, times.observed_at, {key_list}
-                    order by changes.observed_at desc) = 1
+                select scope, observed_at, {", ".join(keys)}, unnest(newest)
+                from (
+                    select times.scope, times.observed_at, {key_list},
+                           arg_max(struct_pack({fields}), changes.observed_at) as newest
+                    from {times_relation} as times
+                    inner join raw.{kind}_observations as changes
+                        on changes.source = $source and changes.scope = times.scope
+                        and changes.observed_at <= times.observed_at
+                    group by times.scope, times.observed_at, {key_list}
+                )
             ) where not is_removed""", {"source": source_id})
 
 
