@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.settings import Settings
 from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
+
+if TYPE_CHECKING:
+    from dagster import AssetKey, Definitions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CLI_PID_TAG = "margins/cli_pid"
@@ -169,7 +172,7 @@ def _execute_refresh(settings: Settings, selected: list[str], report: bool = Fal
                                       asset_selection=selection, raise_on_error=False)
 
 
-def refresh_selection(defs, selected: list[str], report: bool) -> list:
+def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> list[AssetKey]:
     """The daily job's asset keys minus the sources not selected and, unless asked, the HTML report.
 
     The report (3 s of charts) is not part of the warehouse: `margins report`, `--report` or the scheduled job
