@@ -41,7 +41,7 @@ install-dev: install
 # Parsed with the same profile the refresh builds with, so dbt can reuse the parse (a different profile path
 # forces a full re-parse on every refresh).
 manifest: install
-	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/margins.duckdb \
 		../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
 
 run: manifest
@@ -74,13 +74,13 @@ audit: install
 
 # The dbt docs site (static, one file) from the working warehouse built by `make run`.
 docs: manifest
-	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/margins.duckdb \
 		../$(BIN)/dbt docs generate --static --quiet --project-dir . --profiles-dir .
 	@echo "dbt docs: dbt_project/target/static_index.html"
 
 # dbt source freshness: the newest successful live fetch per source (bundled loads don't count).
 freshness: manifest
-	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/warehouse.duckdb \
+	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/margins.duckdb \
 		../$(BIN)/dbt source freshness --project-dir . --profiles-dir . || echo "freshness: some sources are stale"
 
 report: install

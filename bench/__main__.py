@@ -176,7 +176,7 @@ def run_all(args, sizes: list[str], workdir: Path, results: dict) -> None:
     base = load_base_rows()
     project = dbt_bench.prepare_project(workdir)
     # one database path for every size: dbt's partial parse survives (a new path = "profile has changed")
-    database = workdir / "synthetic" / "work" / "warehouse.duckdb"
+    database = workdir / "synthetic" / "work" / "margins.duckdb"
     database.parent.mkdir(parents=True, exist_ok=True)
     dbt_bench.parse(project, database)
     full_snapshots = None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.generate import GPU_SOURCE, REPO, TOKEN_SOURCE
+from pipelines import dbt_state
 
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"
@@ -100,13 +101,14 @@ def has_incremental_models(project: Path) -> bool:
 def build(project: Path, database: Path, label: str, timeout_s: float | None = None,
           full_refresh: bool = False) -> BuildResult:
     """`dbt build --exclude-resource-type unit_test` of every model, seed and test into ``database``
-    (``--full-refresh`` for the naive full rebuild, which rebuilds incremental models from scratch)."""
+    (``--full-refresh`` for the naive full rebuild, which rebuilds incremental models from scratch; an incremental
+    build leaves out the structural tests, as the refresh does)."""
     target = project / "target"
     env = {**os.environ, "MARGINS_WORK_DB": str(database), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "0"}
     command = [str(DBT), "build", "--exclude-resource-type", "unit_test", "--project-dir", str(project),
                "--profiles-dir", str(project), "--target-path", str(target), "--vars", bench_vars(project), "--quiet"]
-    if full_refresh:
-        command.append("--full-refresh")
+    # the same command as the refresh's dbt step (pipelines/assets/warehouse.py)
+    command += ["--full-refresh"] if full_refresh else dbt_state.INCREMENTAL_BUILD_EXCLUDES
     results_file = target / "run_results.json"
     if results_file.exists():
         results_file.unlink()

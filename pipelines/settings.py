@@ -79,7 +79,7 @@ class Settings:
 
     @property
     def working_db(self) -> Path:
-        return self.data_dir / "work" / "warehouse.duckdb"
+        return self.data_dir / "work" / "margins.duckdb"
 
     @property
     def published_db(self) -> Path:

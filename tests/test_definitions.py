@@ -70,7 +70,7 @@ def test_partial_parse_is_handed_over_with_this_data_dirs_profile(tmp_path, monk
     from pipelines.resources import DBT_PROJECT_DIR, _current_profile, ensure_manifest, reuse_partial_parse
 
     ensure_manifest()
-    monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "elsewhere" / "work" / "warehouse.duckdb"))
+    monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "elsewhere" / "work" / "margins.duckdb"))
     assert reuse_partial_parse(DBT_PROJECT_DIR / "target", tmp_path / "run")
     with open(tmp_path / "run" / "partial_parse.msgpack", "rb") as handle:
         handed_over = msgpack.unpack(handle, raw=False, strict_map_key=False)

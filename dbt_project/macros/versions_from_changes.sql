@@ -23,7 +23,7 @@ with ordered as (
 ),
 
 -- a raw change in a column the versions do not carry (e.g. a context-window update) continues the version
-changes as (
+opening_changes as (
     select
         *,
         lead(observed_at) over (
@@ -40,7 +40,7 @@ opened as (
         {{ value_columns | join(', ') }},
         observed_at as valid_from,
         valid_to
-    from changes
+    from opening_changes
     where not is_removed
         and (valid_to is null or valid_to > observed_at)
 )

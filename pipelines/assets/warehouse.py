@@ -61,6 +61,8 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
         if dbt_state.needs_full_refresh(config):
             context.log.info("dbt project, seeds or warehouse changed since the last build: --full-refresh")
             args.append("--full-refresh")
+        else:
+            args += dbt_state.INCREMENTAL_BUILD_EXCLUDES
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
             dbt_state.record_successful_build(config)

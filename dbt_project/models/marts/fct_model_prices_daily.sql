@@ -15,9 +15,12 @@ with prices as (
         and price_date >= {{ incremental_start_day(var('token_sources')) }}
 ),
 
+-- the key's first version starts at its first change that is not a removal (read from the change log, which is
+-- cheaper than the history view)
 key_first_seen as (
-    select source, provider, source_model_key, min(valid_from) as key_first_seen_at
-    from {{ ref('int_token_price_history') }}
+    select source, provider, source_model_key, min(observed_at) as key_first_seen_at
+    from {{ ref('stg_token_observations') }}
+    where not is_removed
     group by source, provider, source_model_key
 )
 

@@ -1,6 +1,24 @@
 -- Price moves of more than 5x up or more than 80% down from the previous observation of the same offer.
 -- Unconfirmed moves (seen once) are held out of fct_gpu_prices_daily / fct_token_prices_daily; a second
 -- observation confirms and releases them, with the flag kept here.
+-- Only an offer whose prices span more than 5x over its history can have such a move: version just those offers
+-- (a cheap aggregate instead of versioning every GPU offer again).
+with wide_ranging_gpu_offers as (
+    select {{ gpu_offer_key() | join(', ') }}
+    from {{ ref('stg_gpu_observations') }}
+    where not is_removed
+    group by all
+    having max(usd_per_gpu_hour) > 5 * min(usd_per_gpu_hour) or (min(usd_per_gpu_hour) = 0 and max(usd_per_gpu_hour) > 0)
+),
+
+gpu_changes as (
+    {{ changes_of_offers(ref('stg_gpu_observations'), 'wide_ranging_gpu_offers', gpu_offer_key()) }}
+),
+
+gpu_history as (
+    {{ gpu_price_history('gpu_changes') }}
+)
+
 select
     'gpu' as kind,
     source,
@@ -16,7 +34,7 @@ select
     n_observations,
     is_confirmed,
     not is_confirmed as is_held_out
-from {{ ref('int_gpu_price_history') }}
+from gpu_history
 where is_anomalous_move
 
 union all

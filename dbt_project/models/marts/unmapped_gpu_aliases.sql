@@ -2,8 +2,6 @@
 -- Loaded rows without a gpu_model, plus the rows a source quarantined as `unmapped_gpu` (the GPU price APIs
 -- quarantine rows neither gpu_aliases nor gpu_sku_sizes can name, e.g. an AWS instance type or Azure size
 -- missing from gpu_sku_sizes).
-{% set key_columns = ['source', 'scope', 'provider', 'region', 'zone', 'instance_type', 'gpu_name', 'gpu_count',
-                      'pricing_type'] %}
 -- gpu_model follows from the offer key (instance type, GPU name): the versions of just the unmapped
 -- offers, from just their changes (cheaper than filtering int_gpu_price_history, which computes every offer)
 with unmapped_changes as (
@@ -12,7 +10,7 @@ with unmapped_changes as (
 
 loaded as (
     select source, gpu_name, provider, n_observations, valid_from, last_seen_at
-    from ({{ versions_from_changes('unmapped_changes', key_columns, ['gpu_model'], 'usd_per_hour desc nulls first') }})
+    from ({{ gpu_price_history('unmapped_changes') }})
 ),
 
 quarantined as (
