@@ -23,7 +23,7 @@ create table if not exists {{ watermark_relation() }} (
 {#- A SQL date literal; '0001-01-01' (everything) when the model is built in full. -#}
 {% macro incremental_start_day(source_ids) -%}
     {%- set snapshots = ref('int_snapshots') -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{- return("date '0001-01-01'") -}}
     {%- endif -%}
     {%- set query -%}

@@ -8,15 +8,17 @@ from typing import Any
 
 import duckdb
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
     AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines import dbt_state
 from pipelines.resources import MarginsSettings, dbt_project
@@ -39,6 +41,14 @@ class MarginsDbtTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
+
+    def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: DbtProject | None) -> AssetCheckSpec | None:
+        """Structural tests are left out of incremental builds (pipelines.dbt_state): they must not block."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is not None and "structural" in manifest["nodes"].get(unique_id, {}).get("tags", []):
+            return spec._replace(blocking=False)
+        return spec
 
 
 translator = MarginsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
