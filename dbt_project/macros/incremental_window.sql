@@ -87,3 +87,16 @@ create table if not exists {{ watermark_relation() }} (
     {%- endfor -%}
     {{- return('') -}}
 {%- endmacro %}
+
+{#- The config of an incremental mart: rebuilt by day (or month) from the window of the given sources' snapshots. -#}
+{% macro incremental_by_day(source_ids, column='price_date', grain='day') -%}
+    {%- set sources = source_ids | tojson -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_incremental_window(" ~ sources ~ ", '" ~ column ~ "', '" ~ grain ~ "') }}",
+        post_hook="{{ record_watermark(" ~ sources ~ ") }}",
+        meta={'window_column': column, 'window_grain': grain}
+    ) }}
+{%- endmacro %}

@@ -1,12 +1,6 @@
 -- The GPU price basis per day: each provider's cheapest on-demand per-GPU price for the exact GPU model
 -- (regions and instance sizes collapsed), then min / median / max across providers.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('gpu_sources')) }}",
-    post_hook="{{ record_watermark(var('gpu_sources')) }}"
-) }}
+{{ incremental_by_day(var('gpu_sources')) }}
 with provider_prices as (
     select price_date, gpu_model, provider, min(usd_per_gpu_hour) as usd_per_gpu_hour
     from {{ ref('fct_gpu_prices_daily') }}

@@ -1,11 +1,5 @@
 -- GPU rental prices per offer per UTC day. Only offers with a known canonical GPU model and GPU count.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('gpu_sources')) }}",
-    post_hook="{{ record_watermark(var('gpu_sources')) }}"
-) }}
+{{ incremental_by_day(var('gpu_sources')) }}
 with daily as (
     {{ daily_from_versions(ref('int_gpu_price_history'), incremental_start_day(var('gpu_sources'))) }}
 )

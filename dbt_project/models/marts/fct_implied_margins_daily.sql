@@ -3,13 +3,7 @@
 --   serving cost per request = c / R;  per 1M output tokens = c / T * 1e6
 --   API revenue per request = (I * p_in + O * p_out) / 1e6;  implied gross margin = 1 - cost / revenue
 --   concurrent users per replica = T / u
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('gpu_sources') + var('token_sources')) }}",
-    post_hook="{{ record_watermark(var('gpu_sources') + var('token_sources')) }}"
-) }}
+{{ incremental_by_day(var('gpu_sources') + var('token_sources')) }}
 with inputs as (
     select
         prices.price_date,

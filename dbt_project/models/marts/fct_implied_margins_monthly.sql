@@ -2,14 +2,7 @@
 -- history an analyst charts, pre-aggregated so it reads a few thousand rows instead of the daily mart.
 -- Averages are over every day, throughput profile, GPU model and key of the month (per-profile detail: the daily
 -- mart); they are summed as decimals so that the result does not depend on the order rows arrive in.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('gpu_sources') + var('token_sources'), 'month', 'month') }}",
-    post_hook="{{ record_watermark(var('gpu_sources') + var('token_sources')) }}",
-    meta={'window_column': 'month', 'window_grain': 'month'}
-) }}
+{{ incremental_by_day(var('gpu_sources') + var('token_sources'), 'month', 'month') }}
 select
     cast(date_trunc('month', price_date) as date) as month,
     model_id,

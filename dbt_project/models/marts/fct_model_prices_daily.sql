@@ -2,13 +2,7 @@
 -- carries them, so a renamed key (together_ai Meta-Llama-3.1-405B-Instruct-Turbo -> Llama-3.1-405B-Instruct)
 -- continues the same series. On a day with several keys of one seller for the model, the newest-observed key wins,
 -- then the key that appeared most recently (a rename or a newer dated snapshot), then the key name.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('token_sources')) }}",
-    post_hook="{{ record_watermark(var('token_sources')) }}"
-) }}
+{{ incremental_by_day(var('token_sources')) }}
 with prices as (
     select * from {{ ref('fct_token_prices_daily') }}
     where model_id is not null

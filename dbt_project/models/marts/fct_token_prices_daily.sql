@@ -1,12 +1,6 @@
 -- API token prices (USD per 1M tokens) per seller and model key per UTC day. `model_id` is null for keys
 -- the alias seed does not map yet (listed in unmapped_model_aliases).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_incremental_window(var('token_sources')) }}",
-    post_hook="{{ record_watermark(var('token_sources')) }}"
-) }}
+{{ incremental_by_day(var('token_sources')) }}
 with daily as (
     {{ daily_from_versions(ref('int_token_price_history'), incremental_start_day(var('token_sources'))) }}
 )
