@@ -16,7 +16,8 @@ from pipelines.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 # Tests of the SQL's structure rather than the data (they recompute a whole history view) run in full builds
 # and `make test`; a daily incremental build leaves them out.
-INCREMENTAL_BUILD_EXCLUDES = ["--exclude", "tag:structural"]
+STRUCTURAL_TAG = "structural"
+INCREMENTAL_BUILD_EXCLUDES = ["--exclude", f"tag:{STRUCTURAL_TAG}"]
 PROJECT_FILES = (
     ("dbt_project", "dbt_project.yml"),
     ("dbt_project/models", "**/*"),
@@ -39,12 +40,14 @@ def fingerprint_file(settings: Settings) -> Path:
     return settings.working_db.with_name("dbt_project.fingerprint")
 
 
-def needs_full_refresh(settings: Settings) -> bool:
+def needs_full_refresh(settings: Settings, fingerprint: str | None = None) -> bool:
     """True unless the last successful build used exactly this project (models, macros, seeds)."""
     recorded = fingerprint_file(settings)
     return not (recorded.exists() and settings.working_db.exists()
-                and recorded.read_text().strip() == project_fingerprint())
+                and recorded.read_text().strip() == (fingerprint or project_fingerprint()))
 
 
-def record_successful_build(settings: Settings) -> None:
-    fingerprint_file(settings).write_text(project_fingerprint() + "\n")
+def record_successful_build(settings: Settings, fingerprint: str | None = None) -> None:
+    """Record the project a build succeeded with: pass the fingerprint taken before it started, so a file edited
+    during the build still triggers a full refresh next time."""
+    fingerprint_file(settings).write_text((fingerprint or project_fingerprint()) + "\n")

@@ -46,7 +46,7 @@ class MarginsDbtTranslator(DagsterDbtTranslator):
                              project: DbtProject | None) -> AssetCheckSpec | None:
         """Structural tests are left out of incremental builds (pipelines.dbt_state): they must not block."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is not None and "structural" in manifest["nodes"].get(unique_id, {}).get("tags", []):
+        if spec is not None and dbt_state.STRUCTURAL_TAG in manifest["nodes"].get(unique_id, {}).get("tags", []):
             return spec._replace(blocking=False)
         return spec
 
@@ -68,14 +68,15 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
     args = ["build", "--exclude-resource-type", "unit_test"]
     with writer_lock(config):
-        if dbt_state.needs_full_refresh(config):
+        fingerprint = dbt_state.project_fingerprint()
+        if dbt_state.needs_full_refresh(config, fingerprint):
             context.log.info("dbt project, seeds or warehouse changed since the last build: --full-refresh")
             args.append("--full-refresh")
         else:
             args += dbt_state.INCREMENTAL_BUILD_EXCLUDES
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
-            dbt_state.record_successful_build(config)
+            dbt_state.record_successful_build(config, fingerprint)
 
 
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
