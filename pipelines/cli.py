@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.settings import Settings
+from pipelines.settings import AsOfError, Settings
 from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--sources", help="comma-separated source ids to fetch (default: all)")
     refresh.add_argument("--strict", action="store_true",
                          help="exit 1 if any attempted source failed or was rejected")
+    refresh.add_argument("--as-of", metavar="YYYY-MM-DD",
+                         help="build the warehouse as of this UTC day, ignoring later observations "
+                              "(same as MARGINS_AS_OF; default: today in UTC)")
     refresh.add_argument("--report", action="store_true",
                          help="also write the HTML report (as `margins report` does) after publishing")
     refresh.set_defaults(handler=run_refresh)
@@ -120,9 +123,13 @@ def run_refresh(args: argparse.Namespace) -> int:
     selected = _selected_sources(args.sources, SOURCES)
     if selected is None:
         return EXIT_USAGE
-    settings = Settings.from_env(offline=True if args.offline else None)
+    try:
+        settings = Settings.from_env(offline=True if args.offline else None, as_of=args.as_of)
+    except AsOfError as error:
+        print(f"margins: {error}", file=sys.stderr)
+        return EXIT_USAGE
     started = time.monotonic()
-    print(f"margins refresh: {len(selected)} source(s) into {settings.data_dir}"
+    print(f"margins refresh: {len(selected)} source(s) into {settings.data_dir} as of {settings.as_of}"
           f"{' (offline)' if settings.offline else ''}", file=sys.stderr)
     log_path = settings.data_dir / "logs" / f"refresh-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +169,8 @@ def _execute_refresh(settings: Settings, selected: list[str], report: bool = Fal
     job = defs.resolve_job_def(REFRESH_JOB_NAME)
     selection = refresh_selection(defs, selected, report)
     run_config = {
-        "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline}}},
+        "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline,
+                                               "as_of": settings.as_of.isoformat()}}},
         "loggers": {"console": {"config": {"log_level": os.environ.get("MARGINS_LOG_LEVEL", "ERROR")}},
                     "progress": {}},
     }

@@ -9,6 +9,7 @@ working database; a missing file (a new or moved warehouse) also means a full bu
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 from pipelines.settings import Settings
@@ -40,14 +41,30 @@ def fingerprint_file(settings: Settings) -> Path:
     return settings.working_db.with_name("dbt_project.fingerprint")
 
 
+def as_of_file(settings: Settings) -> Path:
+    return settings.working_db.with_name("as_of")
+
+
+def last_build_as_of(settings: Settings) -> date | None:
+    """The as-of day of the last successful build, if recorded."""
+    try:
+        return date.fromisoformat(as_of_file(settings).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def needs_full_refresh(settings: Settings, fingerprint: str | None = None) -> bool:
-    """True unless the last successful build used exactly this project (models, macros, seeds)."""
+    """True unless the last successful build used exactly this project (models, macros, seeds) and an as-of day
+    no later than this build's."""
     recorded = fingerprint_file(settings)
-    return not (recorded.exists() and settings.working_db.exists()
-                and recorded.read_text().strip() == (fingerprint or project_fingerprint()))
+    same_project = (recorded.exists() and settings.working_db.exists()
+                    and recorded.read_text().strip() == (fingerprint or project_fingerprint()))
+    last_as_of = last_build_as_of(settings)
+    return not same_project or last_as_of is None or settings.as_of < last_as_of
 
 
 def record_successful_build(settings: Settings, fingerprint: str | None = None) -> None:
     """Record the project a build succeeded with: pass the fingerprint taken before it started, so a file edited
     during the build still triggers a full refresh next time."""
     fingerprint_file(settings).write_text((fingerprint or project_fingerprint()) + "\n")
+    as_of_file(settings).write_text(settings.as_of.isoformat() + "\n")

@@ -30,13 +30,16 @@ class MarginsSettings(ConfigurableResource):
 
     data_dir: str = ""
     offline: bool = False
+    # YYYY-MM-DD; empty: MARGINS_AS_OF, else the run's UTC day (a scheduled run builds as of its own day)
+    as_of: str = ""
 
     @classmethod
     def from_env(cls) -> MarginsSettings:
         return cls(data_dir=os.environ.get("MARGINS_DATA_DIR", "warehouse"), offline=env_flag("MARGINS_OFFLINE"))
 
     def settings(self) -> Settings:
-        return Settings.from_env(data_dir=self.data_dir or None, offline=self.offline or None)
+        return Settings.from_env(data_dir=self.data_dir or None, offline=self.offline or None,
+                                 as_of=self.as_of or None)
 
 
 def dbt_executable() -> str:

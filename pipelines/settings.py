@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 DEFAULT_URLS: dict[str, str] = {
@@ -44,14 +45,31 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+class AsOfError(ValueError):
+    """MARGINS_AS_OF / --as-of is not a valid YYYY-MM-DD day."""
+
+
+def parse_as_of(text: str | None) -> date:
+    """The UTC day a warehouse is built as of: `text` (YYYY-MM-DD) or, when empty, today in UTC."""
+    if not text or not text.strip():
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as error:
+        raise AsOfError(f"as-of day {text.strip()!r} is not a YYYY-MM-DD date") from error
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     offline: bool = False
     urls: dict[str, str] = field(default_factory=dict)
+    # the UTC day the warehouse is built as of (DESIGN.md "Time"); observations after its end are ignored
+    as_of: date = field(default_factory=lambda: datetime.now(UTC).date())
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike | None = None, offline: bool | None = None) -> Settings:
+    def from_env(cls, data_dir: str | os.PathLike | None = None, offline: bool | None = None,
+                 as_of: str | None = None) -> Settings:
         directory = Path(data_dir or os.environ.get("MARGINS_DATA_DIR") or "warehouse").resolve()
         urls = {name: os.environ.get(url_variable(name), default).rstrip("/")
                 for name, default in DEFAULT_URLS.items()}
@@ -59,6 +77,7 @@ class Settings:
             data_dir=directory,
             offline=env_flag("MARGINS_OFFLINE") if offline is None else offline,
             urls=urls,
+            as_of=parse_as_of(as_of or os.environ.get("MARGINS_AS_OF")),
         )
 
     def url(self, name: str) -> str:

@@ -1,8 +1,8 @@
 {#-
   Expands price versions to the daily grain (UTC days). A version holds from the day of valid_from up to
   the day before valid_to, on days at most `max_days_without_confirmation` days after its newest
-  confirmation up to that day (so sparse snapshots leave gaps), and never past
-  the newest observation of its source. On each day, `observed_at` is the newest snapshot of the
+  confirmation up to that day (so sparse snapshots leave gaps), up to the as-of day: past its source's newest
+  observation the last price is carried forward (the calendar runs to the as-of day). On each day, `observed_at` is the newest snapshot of the
   version's source and scope up to that day (the offer was in every one of them), capped at last_seen_at.
   Versions flagged as an unconfirmed anomalous move (flag_price_moves) are held out. Only days from `from_day`
   on (an incremental run's window).

@@ -2,7 +2,8 @@
   Incremental daily marts. A run rebuilds the days from `incremental_start_day` on: the day of the snapshot
   just before the earliest snapshot loaded since the model's last build (so a version that the new snapshot
   confirms, closes or reverts is redrawn from its start, and a backfill into the past redraws from there), minus
-  `incremental_lookback_days`. The model's last build time lives in intermediate.incremental_watermarks, written
+  `incremental_lookback_days`, and never after the day following the last build's as-of day (a new day is added
+  even when nothing landed: prices are carried forward to the as-of day). The model's last build time lives in intermediate.incremental_watermarks, written
   by its post-hook in the same transaction as its rows; `dbt build --full-refresh` rebuilds everything and must
   give the same rows. Seeds and model code are not covered: pipelines/dbt_state.py runs a full refresh when
   they change.
@@ -17,7 +18,8 @@ create table if not exists {{ watermark_relation() }} (
     model varchar primary key,
     built_at timestamptz not null,
     rebuilt_from date
-)
+);
+alter table {{ watermark_relation() }} add column if not exists as_of date
 {%- endmacro %}
 
 {#- A SQL date literal; '0001-01-01' (everything) when the model is built in full. -#}
@@ -28,15 +30,21 @@ create table if not exists {{ watermark_relation() }} (
     {%- endif -%}
     {%- set query -%}
         with watermark as (
-            select max(built_at) as built_at from {{ watermark_relation() }} where model = '{{ this.identifier }}'
+            select max(built_at) as built_at, max(as_of) as as_of
+            from {{ watermark_relation() }} where model = '{{ this.identifier }}'
+        ),
+
+        new_snapshots as (
+            select min({{ utc_date('coalesce(snapshots.previous_observed_at, snapshots.observed_at)') }})
+                - {{ var('incremental_lookback_days') }} as start_day
+            from {{ snapshots }} as snapshots, watermark
+            where snapshots.source in ('{{ source_ids | join("', '") }}')
+                and (watermark.built_at is null or snapshots.landed_at > watermark.built_at)
         )
-        select coalesce(
-            cast(min({{ utc_date('coalesce(snapshots.previous_observed_at, snapshots.observed_at)') }})
-                - {{ var('incremental_lookback_days') }} as varchar),
-            '9999-12-31')
-        from {{ snapshots }} as snapshots, watermark
-        where snapshots.source in ('{{ source_ids | join("', '") }}')
-            and (watermark.built_at is null or snapshots.landed_at > watermark.built_at)
+
+        -- least() skips nulls: no new snapshot, or no as-of day recorded by an older build
+        select coalesce(cast(least(new_snapshots.start_day, watermark.as_of + 1) as varchar), '9999-12-31')
+        from new_snapshots, watermark
     {%- endset -%}
     {{- return("date '" ~ run_query(query).columns[0].values()[0] ~ "'") -}}
 {%- endmacro %}
@@ -54,8 +62,10 @@ create table if not exists {{ watermark_relation() }} (
 {#- Post-hook: the build time (the next run starts from snapshots loaded after it) and the first rebuilt day. -#}
 {% macro record_watermark(source_ids) -%}
     insert or replace into {{ watermark_relation() }}
+    (model, built_at, rebuilt_from, as_of)
     values ('{{ this.identifier }}', '{{ run_started_at }}'::timestamptz,
-        {% if is_incremental() and not flags.FULL_REFRESH %}{{ incremental_start_day(source_ids) }}{% else %}null{% endif %})
+        {% if is_incremental() and not flags.FULL_REFRESH %}{{ incremental_start_day(source_ids) }}{% else %}null{% endif %},
+        {{ as_of_day() }})
 {%- endmacro %}
 
 {#-

@@ -1,6 +1,7 @@
 """dbt seeds and models as Dagster assets (tests as asset checks), and publishing the readers' copy."""
 
 
+import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -66,14 +67,16 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"as_of": config.as_of.isoformat()})]
     with writer_lock(config):
         fingerprint = dbt_state.project_fingerprint()
         if dbt_state.needs_full_refresh(config, fingerprint):
-            context.log.info("dbt project, seeds or warehouse changed since the last build: --full-refresh")
+            context.log.info("dbt project, seeds, warehouse or an earlier as-of day than the last build's: "
+                             "--full-refresh")
             args.append("--full-refresh")
         else:
             args += dbt_state.INCREMENTAL_BUILD_EXCLUDES
+        context.log.info(f"building the warehouse as of {config.as_of.isoformat()}")
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
             dbt_state.record_successful_build(config, fingerprint)

@@ -1,6 +1,6 @@
--- One row per (source, scope, UTC day) from the scope's first snapshot to its source's newest one, with the
--- newest snapshot of that scope up to the end of the day (and whether its date is estimated). Daily marts never
--- run past a source's newest day.
+-- One row per (source, scope, UTC day) from the scope's first snapshot to the as-of day, with the newest snapshot
+-- of that scope up to the end of the day (and whether its date is estimated). Past a source's newest snapshot its
+-- prices are carried forward (daily_from_versions caps them at max_days_without_confirmation after the last one).
 with snapshot_days as (
     select source, scope, {{ utc_date('observed_at') }} as snapshot_day, max(observed_at) as observed_at,
         arg_max(is_date_estimated, observed_at) as is_date_estimated
@@ -12,8 +12,7 @@ scope_bounds as (
     select
         source,
         scope,
-        min(snapshot_day) as first_day,
-        max(max(snapshot_day)) over (partition by source) as source_last_day
+        min(snapshot_day) as first_day
     from snapshot_days
     group by source, scope
 ),
@@ -21,7 +20,7 @@ scope_bounds as (
 days as (
     select scope_bounds.source, scope_bounds.scope, cast(day_value as date) as snapshot_day
     from scope_bounds,
-        lateral (select unnest(generate_series(scope_bounds.first_day, scope_bounds.source_last_day,
+        lateral (select unnest(generate_series(scope_bounds.first_day, {{ as_of_day() }},
             interval 1 day)) as day_value)
 )
 

@@ -1,7 +1,33 @@
 -- GPU rental prices per offer per UTC day. Only offers with a known canonical GPU model and GPU count.
+-- price_class / basis_provider: whose list price the row is (dim_providers.price_class). A reseller's row counts for
+-- the cloud its instance-type prefix names (Shadeform `lambdalabs_H100` -> lambda), else for no one (null).
 {{ incremental_by_day(var('gpu_sources')) }}
 with daily as (
     {{ daily_from_versions(ref('int_gpu_price_history'), incremental_start_day(var('gpu_sources'))) }}
+),
+
+providers as (
+    select provider, price_class from {{ ref('providers') }}
+),
+
+resold as (
+    select lower(trim(aliases.alias)) as prefix, providers.provider, providers.price_class
+    from {{ ref('provider_aliases') }} as aliases
+    inner join providers on providers.provider = aliases.provider
+    where providers.price_class is not null and providers.price_class <> 'reseller'
+),
+
+classified as (
+    select
+        daily.*,
+        case when sellers.price_class = 'reseller' then resold.provider else daily.provider end as basis_provider,
+        case when sellers.price_class = 'reseller' then resold.price_class else sellers.price_class end
+            as basis_price_class
+    from daily
+    left join providers as sellers on sellers.provider = daily.provider
+    left join resold
+        on sellers.price_class = 'reseller'
+        and resold.prefix = lower(split_part(daily.instance_type, '_', 1))
 )
 
 select
@@ -21,8 +47,10 @@ select
     observed_is_date_estimated as is_date_estimated,
     gpu_count_disagrees,
     md5(concat_ws('|', source, provider, coalesce(region, ''), coalesce(zone, ''), coalesce(instance_type, ''),
-        gpu_name, cast(gpu_count as varchar), pricing_type)) as offer_id
-from daily
+        gpu_name, cast(gpu_count as varchar), pricing_type)) as offer_id,
+    basis_price_class as price_class,
+    basis_provider
+from classified
 where gpu_model is not null
     and gpu_count is not null
     and pricing_type in ('on_demand', 'spot')

@@ -23,7 +23,9 @@ with inputs as (
         profiles.output_tokens,
         profiles.replica_output_tokens_per_second,
         prices.usd_per_1m_input,
-        prices.usd_per_1m_output
+        prices.usd_per_1m_output,
+        greatest(prices.days_since_observed, basis.days_since_oldest_input_observed)
+            as days_since_oldest_input_observed
     from {{ ref('int_token_prices_by_tier') }} as prices
     inner join {{ ref('int_margin_profiles') }} as profiles
         on profiles.model_id = prices.model_id
@@ -72,5 +74,6 @@ select
     output_tokens,
     replica_output_tokens_per_second,
     usd_per_1m_input,
-    usd_per_1m_output
+    usd_per_1m_output,
+    days_since_oldest_input_observed
 from unit_economics

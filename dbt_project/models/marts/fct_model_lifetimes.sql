@@ -3,7 +3,7 @@
 with models as (
     select
         *,
-        coalesce(retirement_date <= current_date, false) as has_retired
+        coalesce(retirement_date <= {{ as_of_day() }}, false) as has_retired
     from {{ ref('dim_models') }}
 )
 
@@ -12,7 +12,7 @@ select
     organization,
     release_date,
     retirement_date,
-    round(date_diff('day', release_date, case when has_retired then retirement_date else current_date end)
+    round(date_diff('day', release_date, case when has_retired then retirement_date else {{ as_of_day() }} end)
         / 30.4375, 1) as lifetime_months,
     has_retired as is_retired,
     cast(extract(year from release_date) as varchar) || '-Q' || cast(extract(quarter from release_date) as varchar)

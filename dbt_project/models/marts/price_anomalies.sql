@@ -1,4 +1,6 @@
--- Price moves of more than 5x up or more than 80% down from the previous observation of the same offer.
+-- Price moves of more than 5x up or more than 80% down from the previous observation of the same offer, and
+-- suspect token prices (fct_token_prices_daily.suspect_reason: far off the model's other sellers, or an output
+-- price below half the input price), one row per offer and reason with the days it was held out.
 -- Unconfirmed moves (seen once) are held out of fct_gpu_prices_daily / fct_token_prices_daily; a second
 -- observation confirms and releases them, with the flag kept here.
 -- Only an offer whose prices span more than 5x over its history can have such a move: version just those offers
@@ -33,7 +35,8 @@ select
     last_seen_at,
     n_observations,
     is_confirmed,
-    not is_confirmed as is_held_out
+    not is_confirmed as is_held_out,
+    'price_move' as reason
 from gpu_history
 where is_anomalous_move
 
@@ -66,6 +69,52 @@ select
     last_seen_at,
     n_observations,
     is_confirmed,
-    not is_confirmed
+    not is_confirmed,
+    'price_move'
 from {{ ref('int_token_price_history') }}
 where is_anomalous_move
+
+union all
+
+select
+    'token',
+    source,
+    provider,
+    source_model_key,
+    price_column,
+    arg_max(reference_price, price_date),
+    arg_max(price, price_date),
+    cast(arg_max(price / nullif(reference_price, 0), price_date) as double),
+    null,
+    min(observed_at),
+    max(observed_at),
+    count(distinct price_date),
+    bool_or(is_confirmed_by_other_source),
+    bool_or(is_suspect),
+    suspect_reason
+from (
+    -- the price that breaks the rule, and what it is compared with (the other sellers' median, or the input price)
+    select
+        *,
+        case
+            when suspect_reason = 'output_below_half_input' then 'usd_per_1m_output'
+            when {{ price_ratio_beyond('usd_per_1m_input', 'other_sellers_median_usd_per_1m_input', 10) }}
+                then 'usd_per_1m_input'
+            else 'usd_per_1m_output'
+        end as price_column,
+        case
+            when suspect_reason = 'output_below_half_input' then usd_per_1m_input
+            when {{ price_ratio_beyond('usd_per_1m_input', 'other_sellers_median_usd_per_1m_input', 10) }}
+                then other_sellers_median_usd_per_1m_input
+            else other_sellers_median_usd_per_1m_output
+        end as reference_price,
+        case
+            when suspect_reason = 'output_below_half_input' then usd_per_1m_output
+            when {{ price_ratio_beyond('usd_per_1m_input', 'other_sellers_median_usd_per_1m_input', 10) }}
+                then usd_per_1m_input
+            else usd_per_1m_output
+        end as price
+    from {{ ref('fct_token_prices_daily') }}
+    where suspect_reason is not null
+)
+group by source, provider, source_model_key, price_column, suspect_reason

@@ -1,6 +1,7 @@
 -- GPU price observations with canonical provider, GPU model and GPU count. Rename, cast, map: no history.
 with observations as (
-    {{ union_source_tables(var('gpu_sources')) }}
+    select * from ({{ union_source_tables(var('gpu_sources')) }})
+    where observed_at < {{ as_of_end() }}
 ),
 
 gpu_aliases as (

@@ -1,6 +1,7 @@
 -- Token price observations with canonical provider and model_id (normalised key looked up in the alias seed).
 with observations as (
-    {{ union_source_tables(var('token_sources')) }}
+    select * from ({{ union_source_tables(var('token_sources')) }})
+    where observed_at < {{ as_of_end() }}
 ),
 
 normalised as (
@@ -38,5 +39,8 @@ select
 from normalised
 left join {{ ref('provider_aliases') }} as provider_aliases
     on lower(trim(provider_aliases.alias)) = lower(trim(normalised.provider))
+-- a dated alias (an API name re-pointed to a newer model) maps by the observation's day; fct_token_prices_daily
+-- maps again by price_date, since a version holds across the alias' change
 left join {{ ref('model_aliases') }} as model_aliases
     on model_aliases.alias = normalised.model_alias
+    and {{ alias_valid_on('model_aliases', utc_date('normalised.observed_at')) }}
