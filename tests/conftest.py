@@ -10,6 +10,9 @@ from pipelines.cli import main
 from pipelines.settings import Settings
 from tests.http_server import FixtureServer
 
+# The session warehouse is built as of this day, so results do not depend on the day the suite runs.
+SESSION_AS_OF = "2026-11-30"
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -26,6 +29,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MARGINS_DATA_DIR", str(directory))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.delenv("MARGINS_OFFLINE", raising=False)
+    monkeypatch.delenv("MARGINS_AS_OF", raising=False)  # a live fetch is observed today
     return directory
 
 
@@ -36,6 +40,7 @@ def offline_warehouse(tmp_path_factory) -> Settings:
     patch = pytest.MonkeyPatch()
     patch.setenv("MARGINS_DATA_DIR", str(root / "warehouse"))
     patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    patch.setenv("MARGINS_AS_OF", SESSION_AS_OF)
     try:
         assert main(["refresh", "--offline"]) == 0
         yield Settings.from_env()

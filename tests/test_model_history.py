@@ -3,8 +3,10 @@ and model lifetimes from the data."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
+
+from tests.conftest import SESSION_AS_OF
 
 DIM_MODELS_CONTRACT = ["model_id", "organization", "release_date", "retirement_date", "commercial_lifetime_months",
                        "training_cost_usd", "throughput_proxy_model_id", "source_url"]
@@ -55,7 +57,10 @@ def test_a_renamed_key_continues_one_series_in_fct_model_prices_daily(published)
     keys = [row[1] for row in series]
     switch = keys.index(new)
     assert set(keys[:switch]) == {old} and set(keys[switch:]) == {new}
-    assert days[switch] == date(2026, 10, 1)
+    # the new key appeared on 2026-10-01, but the series keeps the key it follows until that key disappears: the
+    # monthly history's snapshot of 2026-11-04 is the first that omits the old one (issue 12: no hopping)
+    assert days[switch] == date(2026, 11, 4)
+    assert keys[switch - 1] == old and series[switch - 1][0] == date(2026, 11, 3)
     assert {row[2:] for row in series} == {(Decimal("3.50"), Decimal("3.50"))}
 
 
@@ -65,13 +70,20 @@ def test_fct_model_prices_daily_has_one_key_per_seller_model_and_day(published):
                count(*)
         from marts.fct_model_prices_daily""").fetchone()
     assert duplicates == 0 and 0 < multi_key_days < rows
-    newest_observed_wins = published.execute("""
+    # precedence (issue 12): a standard key before a global one, then the key the source listed first
+    preferred_key_skipped = published.execute("""
         select count(*) from marts.fct_model_prices_daily as chosen
         join marts.fct_token_prices_daily as other
           on other.price_date = chosen.price_date and other.source = chosen.source
          and other.provider = chosen.provider and other.model_id = chosen.model_id
-        where other.observed_at > chosen.observed_at""").fetchone()[0]
-    assert newest_observed_wins == 0
+        join (select source, provider, source_model_key, min(observed_at) as first_seen
+              from staging.stg_token_observations where not is_removed group by all) as listed
+          on listed.source = other.source and listed.provider = other.provider
+         and listed.source_model_key = other.source_model_key
+        where other.key_class in ('standard', 'global')
+          and (other.key_class = 'standard' and chosen.key_class = 'global'
+               or other.key_class = chosen.key_class and listed.first_seen < chosen.key_first_seen_at)""").fetchone()[0]
+    assert preferred_key_skipped == 0
 
 
 def test_fct_model_lifetimes_is_populated_from_cited_dates_and_the_history(published):
@@ -93,7 +105,7 @@ def test_fct_model_lifetimes_is_populated_from_cited_dates_and_the_history(publi
     oss = model("gpt-oss-120b")  # no cited date: release = first seen, still sold, so its lifetime runs to date
     assert (oss["release_date"], oss["release_date_source"]) == (date(2025, 9, 1), "first_seen")
     assert not oss["is_retired"] and oss["retirement_date"] is None
-    to_date = (datetime.now(UTC).date() - date(2025, 9, 1)).days / 30.4375
+    to_date = (date.fromisoformat(SESSION_AS_OF) - date(2025, 9, 1)).days / 30.4375  # to the as-of day
     assert abs(float(oss["lifetime_months"]) - to_date) <= 0.1
 
     instant = model("claude-instant-1.2")  # first seen in the history's first month: released on or before it

@@ -39,7 +39,9 @@ alter table {{ watermark_relation() }} add column if not exists as_of date
                 - {{ var('incremental_lookback_days') }} as start_day
             from {{ snapshots }} as snapshots, watermark
             where snapshots.source in ('{{ source_ids | join("', '") }}')
-                and (watermark.built_at is null or snapshots.landed_at > watermark.built_at)
+                -- landed since the last build, or observed after its as-of day (visible now that the day moved on)
+                and (watermark.built_at is null or snapshots.landed_at > watermark.built_at
+                    or {{ utc_date('snapshots.observed_at') }} > watermark.as_of)
         )
 
         -- least() skips nulls: no new snapshot, or no as-of day recorded by an older build
