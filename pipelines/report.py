@@ -17,7 +17,10 @@ import duckdb
 
 HEADLINE_GPUS = ("H100", "H200", "B200", "A100-80GB")
 HEADLINE_MODELS = ("gpt-4o", "claude-3-5-sonnet", "claude-sonnet-4", "llama-3.1-405b-instruct", "deepseek-v3")
-MARGIN_MODELS = ("llama-3.1-405b-instruct", "llama-3.3-70b-instruct", "gpt-4o")
+# (model, seller) series of the margin chart: models with their own profiles, and closed models through proxies
+MARGIN_SERIES = (("llama-3.1-405b-instruct", "together_ai"), ("deepseek-r1", "deepseek"),
+                 ("gpt-oss-120b", "together_ai"), ("gpt-4o", "openai"), ("claude-sonnet-4", "anthropic"),
+                 ("deepseek-v3", "deepseek"))
 
 
 @dataclass(frozen=True)
@@ -83,22 +86,59 @@ def token_prices_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
 
 
 def margins_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
-    rows = connection.execute(f"""
-        select price_date, model_id, provider, bool_or(is_proxy), median(implied_gross_margin)
-        from marts.fct_implied_margins_daily
-        where gpu_price_basis = 'median' and price_tier = 'standard' and model_id in {MARGIN_MODELS}
-        group by all order by price_date
-    """).fetchall()
-    figure, axes = _figure()
-    for model, provider, is_proxy in sorted({(r[1], r[2], r[3]) for r in rows}):
-        series = [(r[0], r[4]) for r in rows if (r[1], r[2]) == (model, provider) and r[4] is not None]
-        label = f"{model} @ {provider}" + (" (proxy throughput)" if is_proxy else "")
-        axes.plot([s[0] for s in series], [s[1] for s in series], "--" if is_proxy else "-", label=label)
-    axes.axhline(0, color="black", linewidth=0.8)
-    axes.set_ylim(-3, 1)
-    axes.set_ylabel("implied gross margin (median GPU price, standard tier)")
-    return _chart("implied_margins", "Implied gross margin by model and seller (dashed: proxy-based)", figure,
-                  _caption(connection, "fct_implied_margins_daily", "gpu and token"))
+    """The headline estimate (fct_margin_estimates_daily): direct and proxy margins apart, bands drawn, gaps kept."""
+    import matplotlib.pyplot as plt
+
+    rows = connection.execute("""
+        select model_id, provider, is_proxy, price_date, margin_low, margin_central, margin_high
+        from marts.fct_margin_estimates_daily
+        where price_tier = 'standard' and list_contains(?, model_id || '@' || provider)
+        order by price_date
+    """, [[f"{model}@{provider}" for model, provider in MARGIN_SERIES]]).fetchall()
+    figure, panels = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    for panel, proxied, title in ((panels[0], False, "direct: the model's own profiles"),
+                                  (panels[1], True, "proxy: a band across proxy classes")):
+        for model, provider in MARGIN_SERIES:
+            series = [r for r in rows if (r[0], r[1]) == (model, provider) and r[2] == proxied]
+            if not series:
+                continue
+            days, low, central, high = _with_gaps(series)
+            line = panel.plot(days, central, label=f"{model} @ {provider}")[0]
+            panel.fill_between(days, low, high, color=line.get_color(), alpha=0.15)
+        panel.axhline(0, color="black", linewidth=0.8)
+        panel.set_ylim(-3, 1)
+        panel.set_title(title, fontsize=9)
+        panel.legend(fontsize=7)
+    panels[0].set_ylabel("implied gross margin, standard tier (median list GPU price)")
+    figure.autofmt_xdate()
+    newest, providers = connection.execute("""
+        select max(price_date), (select n_providers from marts.fct_gpu_market_daily
+            where gpu_model = 'H100' order by price_date desc limit 1)
+        from marts.fct_margin_estimates_daily
+    """).fetchone()
+    caption = (f"{_caption(connection, 'fct_margin_estimates_daily', 'gpu and token')} Newest day {newest}; "
+               f"the H100 list-price basis rests on {providers} providers. Lines: central estimate; bands: low to "
+               "high across profiles and GPU types (and proxy classes); gaps: no price or no GPU basis that day.")
+    return _chart("implied_margins", "Implied gross margin, headline estimate with its band", figure, caption)
+
+
+def _with_gaps(series: list[tuple]) -> tuple[list, list, list, list]:
+    """Days and low/central/high values with a NaN point inserted where a day is missing, so lines break there."""
+    days, low, central, high = [], [], [], []
+    previous = None
+    for row in series:
+        day = row[3]
+        if previous is not None and (day - previous).days > 1:
+            days.append(previous + (day - previous) / 2)
+            low.append(float("nan")); central.append(float("nan")); high.append(float("nan"))  # noqa: E702
+        days.append(day)
+        low.append(_float(row[4])); central.append(_float(row[5])); high.append(_float(row[6]))  # noqa: E702
+        previous = day
+    return days, low, central, high
+
+
+def _float(value: object) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def lifetime_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
@@ -194,7 +234,7 @@ def render_html(charts: list[Chart]) -> str:
 img{{max-width:100%}}.caption{{color:#555;font-size:0.9em}}</style></head>
 <body><h1>Inference Margins</h1>
 <p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the published warehouse. GPU rental prices, API token
-prices and the gross margins they imply; proxy-based margins are dashed.</p>
+prices and the gross margins they imply; proxy-based margins are drawn apart, as bands.</p>
 {sections}
 </body></html>
 """

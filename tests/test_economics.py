@@ -27,13 +27,16 @@ def test_llama_overlaps_with_the_open_model_sellers_on_three_gpus(published):
     assert {"together_ai", "fireworks_ai", "groq", "bedrock"} <= {provider for _, _, provider in rows}
 
 
-def test_closed_models_are_priced_through_their_proxy_and_flagged(published):
-    rows = published.execute("""
-        select distinct is_proxy, profile_id in (select profile_id from marts.dim_throughput_profiles
-                                                 where model_id = 'llama-3.1-405b-instruct')
-        from marts.fct_implied_margins_daily where model_id = 'gpt-4o'
-    """).fetchall()
-    assert rows == [(True, True)]
+def test_closed_models_are_priced_through_their_proxy_classes_and_flagged(published):
+    # issue 13: a closed model is priced through each of its proxy classes, each row naming the one it used
+    rows = set(published.execute("""
+        select is_proxy, proxy_model_id, is_central_proxy,
+               profile_id in (select profile_id from marts.dim_throughput_profiles as profiles
+                              where profiles.model_id = margins.proxy_model_id)
+        from marts.fct_implied_margins_daily as margins where model_id = 'gpt-4o'
+    """).fetchall())
+    assert rows == {(True, "llama-3.1-405b-instruct", True, True), (True, "llama-3.3-70b-instruct", False, True),
+                    (True, "deepseek-r1", False, True)}
 
 
 def test_only_margin_profiles_enter_the_formula(published):

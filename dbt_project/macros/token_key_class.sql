@@ -40,3 +40,14 @@ case {{ key_class_column }} when 'standard' then 1 when 'global' then 2 end
 {% macro price_ratio_beyond(price, reference, factor) -%}
 ({{ reference }} > 0 and ({{ price }} >= {{ reference }} * {{ factor }} or {{ price }} * {{ factor }} <= {{ reference }}))
 {%- endmacro %}
+
+{#- The token seller that is a model organisation's own API (dim_models.organization -> provider id). -#}
+{% macro organization_api(organization_column) -%}
+case {{ organization_column }}
+    when 'Google' then 'gemini'
+    when 'Meta' then 'meta'
+    when 'xAI' then 'xai'
+    when 'Mistral AI' then 'mistral'
+    else lower({{ organization_column }})
+end
+{%- endmacro %}

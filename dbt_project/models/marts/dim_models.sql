@@ -66,5 +66,6 @@ select
     last_seen_date,
     is_first_seen_censored,
     is_still_listed,
-    deprecation_date
+    deprecation_date,
+    throughput_proxy_classes
 from dated

@@ -1,8 +1,13 @@
--- Implied gross margin of every API price on every day, for every usable throughput profile and GPU price basis.
+-- Implied gross margin of every valid API price on every day, for every profile that prices its tier (see
+-- int_margin_profiles) and every list-price GPU basis (DESIGN.md "Formulas"):
 --   replica cost per second c = P * g / 3600;  requests per second R = T / O
 --   serving cost per request = c / R;  per 1M output tokens = c / T * 1e6
---   API revenue per request = (I * p_in + O * p_out) / 1e6;  implied gross margin = 1 - cost / revenue
---   concurrent users per replica = T / u
+--   API revenue per request = (I * p_in + O * p_out) / 1e6 (cached tier: p_in blends the cached-input price for
+--   cache_hit_share of input tokens; the cost is unchanged, profiles are measured without prefix caching, so it is
+--   an upper bound);  implied gross margin = 1 - cost / revenue
+--   concurrent users per replica = T / u (u: the profile's own tokens/s per user, else the default var)
+-- Only valid requests: I + O within the price's context window (max_input_tokens), no price after the key's
+-- deprecation or the model's retirement at its own API, no suspect or free price (int_token_prices_by_tier).
 {{ incremental_by_day(var('gpu_sources') + var('token_sources')) }}
 with inputs as (
     select
@@ -25,14 +30,28 @@ with inputs as (
         prices.usd_per_1m_input,
         prices.usd_per_1m_output,
         greatest(prices.days_since_observed, basis.days_since_oldest_input_observed)
-            as days_since_oldest_input_observed
+            as days_since_oldest_input_observed,
+        profiles.proxy_model_id,
+        profiles.is_central_proxy,
+        profiles.workload_class,
+        profiles.cost_basis,
+        profiles.tokens_per_second_per_user,
+        profiles.is_default_user_rate,
+        prices.cache_hit_share,
+        prices.usd_per_1m_cached_input,
+        prices.max_input_tokens,
+        prices.days_since_observed as days_since_token_price_observed,
+        basis.days_since_oldest_input_observed as days_since_gpu_price_observed
     from {{ ref('int_token_prices_by_tier') }} as prices
     inner join {{ ref('int_margin_profiles') }} as profiles
         on profiles.model_id = prices.model_id
+        and profiles.price_tier = prices.price_tier
     inner join {{ ref('int_gpu_price_basis') }} as basis
         on basis.price_date = prices.price_date
         and basis.gpu_model = profiles.gpu_model
     where prices.price_date >= {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }}
+        and (prices.max_input_tokens is null
+            or profiles.input_tokens + profiles.output_tokens <= prices.max_input_tokens)
 ),
 
 unit_economics as (
@@ -68,12 +87,22 @@ select
     end as implied_gross_margin,
     cast(usd_per_gpu_hour * gpus_per_replica * 1000000 / 3600.0 / replica_output_tokens_per_second as double)
         as serving_cost_usd_per_1m_output_tokens,
-    cast(replica_output_tokens_per_second / {{ var('tokens_per_second_per_user') }} as double)
-        as concurrent_users_per_replica,
+    cast(replica_output_tokens_per_second / tokens_per_second_per_user as double) as concurrent_users_per_replica,
     input_tokens,
     output_tokens,
     replica_output_tokens_per_second,
     usd_per_1m_input,
     usd_per_1m_output,
-    days_since_oldest_input_observed
+    days_since_oldest_input_observed,
+    proxy_model_id,
+    is_central_proxy,
+    workload_class,
+    cost_basis,
+    cast(tokens_per_second_per_user as double) as tokens_per_second_per_user,
+    is_default_user_rate,
+    cast(cache_hit_share as double) as cache_hit_share,
+    usd_per_1m_cached_input,
+    max_input_tokens,
+    days_since_token_price_observed,
+    days_since_gpu_price_observed
 from unit_economics
