@@ -42,7 +42,8 @@ def test_only_valid_requests_and_matched_workloads(published):
                                                      where workload_class = 'latency')),
                count(*) filter (where (price_tier in ('standard', 'cached')
                                        and cost_basis not in ('interactive', 'throughput_fallback'))
-                                   or (price_tier = 'batch' and cost_basis not in ('throughput', 'interactive_fallback')))
+                                   or (price_tier = 'batch'
+                                       and cost_basis not in ('throughput', 'interactive_fallback')))
         from marts.fct_implied_margins_daily
     """).fetchone()
     assert (too_long, latency, mismatched) == (0, 0, 0)

@@ -38,7 +38,7 @@ def test_margin_question_shows_direct_estimates_and_proxy_bands(published):
     # issue 13: query 3 reads the headline estimate; direct margins for open models, a band for gpt-4o
     rows = published.execute(readme_queries()[2]).fetchall()
     by_model = {}
-    for model, provider, is_proxy, proxy, _basis, _in, _out, low, central, high, *_ in rows:
+    for model, _provider, is_proxy, _proxy, _basis, _in, _out, low, central, high, *_ in rows:
         by_model.setdefault(model, set()).add(is_proxy)
         assert low <= central <= high < 1
     assert by_model["deepseek-r1"] == {False} and by_model["gpt-oss-120b"] == {False}
