@@ -9,6 +9,8 @@ working database; a missing file (a new or moved warehouse) also means a full bu
 from __future__ import annotations
 
 import hashlib
+
+import duckdb
 from datetime import date
 from pathlib import Path
 
@@ -68,3 +70,13 @@ def record_successful_build(settings: Settings, fingerprint: str | None = None) 
     during the build still triggers a full refresh next time."""
     fingerprint_file(settings).write_text((fingerprint or project_fingerprint()) + "\n")
     as_of_file(settings).write_text(settings.as_of.isoformat() + "\n")
+
+
+def record_build_as_of(settings: Settings) -> None:
+    """Write the as-of day the next `dbt build` uses into the working database (raw.build_as_of, read by the
+    as_of_day() macro). A table, not a dbt var: a var that changes daily would make dbt re-parse every refresh."""
+    settings.working_db.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.working_db)) as connection:
+        connection.execute("create schema if not exists raw")
+        connection.execute("create or replace table raw.build_as_of as select ?::date as as_of",
+                           [settings.as_of.isoformat()])

@@ -42,7 +42,8 @@ def latest_gpt_4o(settings: Settings):
         """).fetchone()
         anomaly = connection.execute("""
             select previous_price, price, is_confirmed, is_held_out from marts.price_anomalies
-            where source = 'litellm' and offer = 'gpt-4o' order by observed_at desc limit 1
+            where source = 'litellm' and offer = 'gpt-4o' and reason = 'price_move'
+            order by observed_at desc limit 1
         """).fetchone()
     return price[0], anomaly
 
@@ -58,6 +59,18 @@ def test_spike_is_held_out_then_released_when_confirmed(litellm_server):
     price, anomaly = latest_gpt_4o(Settings.from_env())
     assert price == Decimal("25.00"), "a second observation confirms and releases the move"
     assert anomaly == (Decimal("2.50"), Decimal("25.00"), True, False)
+    # issue 12: a repeat of the same catalog is no confirmation for the seller rule: 25.00 is 10x the other
+    # sellers' gpt-4o price, so it stays in the token mart flagged and out of the margins
+    with duckdb.connect(str(Settings.from_env().published_db), read_only=True) as connection:
+        suspect = connection.execute("""
+            select reason, is_held_out from marts.price_anomalies
+            where source = 'litellm' and offer = 'gpt-4o' and reason <> 'price_move'
+        """).fetchall()
+        in_margins = connection.execute("""
+            select count(*) from marts.fct_implied_margins_daily
+            where source = 'litellm' and source_model_key = 'gpt-4o' and usd_per_1m_input = 25
+        """).fetchone()[0]
+    assert suspect == [("disagrees_with_other_sellers", True)] and in_margins == 0
 
 
 def test_spike_that_reverts_stays_held_out(litellm_server):

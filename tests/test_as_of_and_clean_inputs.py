@@ -179,11 +179,14 @@ def test_suspect_prices_are_kept_flagged_and_out_of_the_margins(published):
 def test_deepseek_chat_maps_to_the_model_it_served_on_each_day(published):
     served = dict(published.execute("""
         select price_date, model_id from marts.fct_token_prices_daily
-        where source = 'litellm' and source_model_key = 'deepseek-chat'
-          and price_date in (date '2024-07-01', date '2024-10-01', date '2025-03-01', date '2025-09-01')
+        where source = 'litellm' and provider = 'deepseek'
+          and source_model_key in ('deepseek-chat', 'deepseek/deepseek-chat')  -- LiteLLM renamed the key in 2025-02
+          and price_date in (date '2024-07-01', date '2024-10-01', date '2025-03-01', date '2025-09-01',
+                             date '2025-10-15', date '2026-08-18')
     """).fetchall())
     assert served == {date(2024, 7, 1): "deepseek-v2", date(2024, 10, 1): "deepseek-v2.5",
-                      date(2025, 3, 1): "deepseek-v3", date(2025, 9, 1): "deepseek-v3.1"}
+                      date(2025, 3, 1): "deepseek-v3", date(2025, 9, 1): "deepseek-v3.1",
+                      date(2025, 10, 15): "deepseek-v3.2", date(2026, 8, 18): "deepseek-v4-flash"}
 
 
 @pytest.mark.slow

@@ -63,11 +63,10 @@ alter table {{ watermark_relation() }} add column if not exists as_of date
 
 {#- Post-hook: the build time (the next run starts from snapshots loaded after it) and the first rebuilt day. -#}
 {% macro record_watermark(source_ids) -%}
-    insert or replace into {{ watermark_relation() }}
-    (model, built_at, rebuilt_from, as_of)
-    values ('{{ this.identifier }}', '{{ run_started_at }}'::timestamptz,
+    insert or replace into {{ watermark_relation() }} (model, built_at, rebuilt_from, as_of)
+    select '{{ this.identifier }}', '{{ run_started_at }}'::timestamptz,
         {% if is_incremental() and not flags.FULL_REFRESH %}{{ incremental_start_day(source_ids) }}{% else %}null{% endif %},
-        {{ as_of_day() }})
+        {{ as_of_day() }}
 {%- endmacro %}
 
 {#-

@@ -1,7 +1,6 @@
 """dbt seeds and models as Dagster assets (tests as asset checks), and publishing the readers' copy."""
 
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -67,8 +66,9 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"as_of": config.as_of.isoformat()})]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     with writer_lock(config):
+        dbt_state.record_build_as_of(config)
         fingerprint = dbt_state.project_fingerprint()
         if dbt_state.needs_full_refresh(config, fingerprint):
             context.log.info("dbt project, seeds, warehouse or an earlier as-of day than the last build's: "

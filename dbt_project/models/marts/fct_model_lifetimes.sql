@@ -1,10 +1,12 @@
 -- Each model's commercial lifetime: release to retirement, or to date while it is still sold, with its release
 -- cohort (year-quarter), so lifetimes can be compared across cohorts. Dates and their sources as in dim_models.
+-- Lifetimes run to the as-of day; a model released after it is left out (it had no life yet).
 with models as (
     select
         *,
         coalesce(retirement_date <= {{ as_of_day() }}, false) as has_retired
     from {{ ref('dim_models') }}
+    where release_date is null or release_date <= {{ as_of_day() }}
 )
 
 select

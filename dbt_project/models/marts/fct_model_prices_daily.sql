@@ -61,11 +61,12 @@ batch_keys as (
 ),
 
 {% if is_incremental() %}
--- the day before the window, so a switch on the window's first day is recorded
+-- each series' last day before the window, so a switch on its first day in the window is recorded
 previous_day as (
     select source, provider, model_id, source_model_key
     from {{ this }}
-    where price_date = {{ incremental_start_day(var('token_sources')) }} - 1
+    where price_date < {{ incremental_start_day(var('token_sources')) }}
+    qualify row_number() over (partition by source, provider, model_id order by price_date desc) = 1
 ),
 {% endif %}
 
@@ -82,7 +83,6 @@ series as (
         on previous_day.source = chosen.source
         and previous_day.provider = chosen.provider
         and previous_day.model_id = chosen.model_id
-        and chosen.price_date = {{ incremental_start_day(var('token_sources')) }}
     {% endif %}
     window series_order as (partition by chosen.source, chosen.provider, chosen.model_id order by chosen.price_date)
 )
