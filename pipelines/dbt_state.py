@@ -9,10 +9,10 @@ working database; a missing file (a new or moved warehouse) also means a full bu
 from __future__ import annotations
 
 import hashlib
-
-import duckdb
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 from pipelines.settings import Settings
 
