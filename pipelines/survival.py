@@ -33,7 +33,7 @@ SURVIVAL_COLUMNS = ["cohort", "cohort_kind", "months", "survival", "ci_low", "ci
 COHORT_COLUMNS = ["cohort", "cohort_kind", "organization", "release_year_from", "release_year_to", "n_models",
                   "n_retired", "n_censored", "median_months", "median_ci_low", "median_ci_high"]
 LOGRANK_COLUMNS = ["test", "cohorts", "n_cohorts", "n_models", "n_retired", "statistic", "degrees_of_freedom",
-                   "p_value", "observed_retired_latest", "expected_retired_latest"]
+                   "p_value", "observed_retired_latest", "expected_retired_latest", "note"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def median_lifetime(months: np.ndarray, retired: np.ndarray) -> tuple[float | No
     if len(fit.surv_times) == 0:
         return None, None, None
     median = fit.quantile(0.5)
-    low, high = fit.quantile_ci(0.5, alpha=1 - CONFIDENCE, method="cloglog")
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) where the curve reaches 0: that time is left out
+        low, high = fit.quantile_ci(0.5, alpha=1 - CONFIDENCE, method="cloglog")
     return tuple(_finite(value) for value in (median, low, high))
 
 
@@ -180,9 +181,9 @@ def cohort_table(durations: pd.DataFrame) -> pd.DataFrame:
     return _with_as_of(table, durations)
 
 
-def logrank_table(durations: pd.DataFrame) -> pd.DataFrame:
+def logrank_table(durations: pd.DataFrame, min_models: int = MIN_COHORT_MODELS) -> pd.DataFrame:
     """marts.fct_lifetime_logrank: log-rank tests across all release-year cohorts and earliest vs latest cohort."""
-    release = [cohort for cohort in cohorts(durations) if cohort.kind == "release_year"]
+    release = [cohort for cohort in cohorts(durations, min_models) if cohort.kind == "release_year"]
     rows = []
     if len(release) >= 2:
         rows.append(_logrank("release_cohorts", release))
@@ -195,13 +196,19 @@ def _logrank(test: str, groups: list[Cohort]) -> dict:
     months = members["duration_months"].to_numpy(dtype=float)
     retired = members["is_retired"].to_numpy(dtype=int)
     labels = members["cohort"].to_numpy()
-    statistic, p_value = survdiff(months, retired, labels)
+    note = None
+    try:
+        statistic, p_value = survdiff(months, retired, labels)
+    except np.linalg.LinAlgError:
+        # e.g. every model of a young cohort was censored before the first retirement of any cohort
+        statistic = p_value = None
+        note = "not testable: a cohort has no model at risk at any retirement time (singular variance)"
     observed, expected = observed_expected(months, retired, labels == groups[-1].label)
     return {
         "test": test, "cohorts": " | ".join(cohort.label for cohort in groups), "n_cohorts": len(groups),
-        "n_models": len(members), "n_retired": int(retired.sum()), "statistic": float(statistic),
-        "degrees_of_freedom": len(groups) - 1, "p_value": float(p_value),
-        "observed_retired_latest": observed, "expected_retired_latest": expected,
+        "n_models": len(members), "n_retired": int(retired.sum()), "statistic": _finite(statistic),
+        "degrees_of_freedom": len(groups) - 1, "p_value": _finite(p_value),
+        "observed_retired_latest": observed, "expected_retired_latest": expected, "note": note,
     }
 
 
