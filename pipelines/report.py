@@ -23,12 +23,16 @@ MARGIN_SERIES = (("llama-3.1-405b-instruct", "together_ai"), ("deepseek-r1", "de
                  ("deepseek-v3", "deepseek"))
 
 
+Table = tuple[tuple[str, ...], ...]
+
+
 @dataclass(frozen=True)
 class Chart:
     name: str            # file stem, e.g. gpu_prices
     title: str
     caption: str         # sources and newest date
     png: bytes
+    tables: tuple[Table, ...] = ()   # figures beside the chart, each a header row then rows
 
 
 def build_report(database: Path, out_dir: Path) -> list[Chart]:
@@ -188,8 +192,142 @@ def model_lifetimes_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
                   f"As of {datetime.now(UTC):%Y-%m-%d}.")
 
 
+def lifetime_survival_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
+    """Kaplan-Meier curves with 95 % bands and censor marks; medians and the log-rank tests beside them."""
+    curves = connection.execute("""
+        select cohort, cohort_kind, months, survival, ci_low, ci_high, n_censored
+        from marts.fct_lifetime_survival order by cohort, months
+    """).fetchall()
+    cohorts = connection.execute("""
+        select cohort, cohort_kind, n_models, n_retired, n_censored, median_months, median_ci_low, median_ci_high,
+               as_of_date
+        from marts.fct_lifetime_cohorts
+        order by case cohort_kind when 'all' then 0 when 'release_year' then 1 else 2 end, cohort
+    """).fetchall()
+    tests = connection.execute("""
+        select test, cohorts, statistic, degrees_of_freedom, p_value, observed_retired_latest,
+               expected_retired_latest, note
+        from marts.fct_lifetime_logrank order by test desc
+    """).fetchall()
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for axes, kinds in ((left, ("all", "release_year")), (right, ("organization",))):
+        for cohort in [row[0] for row in cohorts if row[1] in kinds]:
+            _survival_curve(axes, [row for row in curves if row[0] == cohort], cohort)
+        axes.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
+        axes.set_xlabel("months since release")
+        axes.legend(fontsize=7, loc="lower left")
+    left.set_ylabel("share of models still sold (Kaplan-Meier)")
+    left.set_title("by release cohort", fontsize=9)
+    right.set_title("by organization", fontsize=9)
+    figure.text(0.5, -0.04, "\n".join(_logrank_line(test) for test in tests), fontsize=8.5, ha="center",
+                va="top", bbox={"facecolor": "#f6f6f6", "edgecolor": "#bbb"})
+    as_of = cohorts[0][8] if cohorts else None
+    medians = (("cohort", "models", "retired", "censored", "median lifetime (months)", "95 % interval"),
+               *((row[0], str(row[2]), str(row[3]), str(row[4]), _months(row[5]),
+                  f"{_months(row[6])} – {_months(row[7])}") for row in cohorts))
+    logrank = (("log-rank test", "cohorts", "chi²", "df", "p-value", "latest cohort: retired / expected"),
+               *((row[0], row[1], _number(row[2], 2), str(row[3]), _number(row[4], 4),
+                  f"{row[5]} / {_number(row[6], 1)}" + (f" ({row[7]})" if row[7] else "")) for row in tests))
+    return _chart("lifetime_survival", "Commercial lifetime survival by cohort (censored at the as-of day)", figure,
+                  "Sources: model lifetimes seed (provider deprecation pages), Epoch AI, LiteLLM history "
+                  "(marts.fct_lifetime_survival, fct_lifetime_cohorts, fct_lifetime_logrank; statsmodels "
+                  "Kaplan-Meier, 95 % log-log bands, | = a model still sold, censored). Models still sold or "
+                  f"retiring after the as-of day count as censored, not as retired. As of {as_of}. A median of — "
+                  "means the curve has not fallen below one half; an open upper limit, that the interval has not.",
+                  (medians, logrank), dates=False)
+
+
+def _survival_curve(axes, rows: list[tuple], label: str) -> None:
+    months = [row[2] for row in rows]
+    survival = [row[3] for row in rows]
+    line = axes.step(months, survival, where="post", label=label, linewidth=1.6 if label != "all" else 1.0,
+                     linestyle="--" if label == "all" else "-")[0]
+    if label != "all":
+        low = [row[4] if row[4] is not None else 0.0 for row in rows]
+        high = [row[5] if row[5] is not None else 0.0 for row in rows]
+        axes.fill_between(months, low, high, step="post", alpha=0.15, color=line.get_color())
+    censored = [(row[2], row[3]) for row in rows if row[6]]
+    axes.plot([c[0] for c in censored], [c[1] for c in censored], "|", color=line.get_color(), markersize=9)
+
+
+def _logrank_line(test: tuple) -> str:
+    name, cohorts, statistic, df, p_value, observed, expected, note = test
+    if p_value is None:
+        return f"log-rank {cohorts}: {note}"
+    return (f"log-rank {cohorts}: chi² {statistic:.2f} (df {df}), p = {p_value:.3f}; "
+            f"latest cohort retired {observed} vs {expected:.1f} expected")
+
+
+def _months(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+SENSITIVITY_PREFIX = "frontier-subscription-sensitivity-"
+
+
+def breakeven_sensitivity_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
+    """Break-even lifetime of the essay's scenario against the GPU price, one line per throughput (the grid)."""
+    rows = connection.execute(f"""
+        with newest as (
+            select scenario_id, max(price_date) as price_date from marts.fct_lifetime_economics
+            where scenario_id like '{SENSITIVITY_PREFIX}%' group by scenario_id
+        )
+        select scenarios.throughput_profile_id, scenarios.replica_output_tokens_per_second,
+               coalesce(profiles.scenario, '') as profile_scenario, economics.price_basis, economics.price_date,
+               economics.usd_per_gpu_hour, economics.replicas * scenarios.gpus_per_replica as fleet_gpus,
+               economics.breakeven_lifetime_months
+        from marts.fct_lifetime_economics as economics
+        join newest on newest.scenario_id = economics.scenario_id
+            and economics.price_date is not distinct from newest.price_date
+        join raw.scenarios as scenarios on scenarios.scenario_id = economics.scenario_id
+        left join marts.dim_throughput_profiles as profiles on profiles.profile_id = scenarios.throughput_profile_id
+        where economics.lifetime_months = (select min(lifetime_months) from marts.fct_lifetime_economics)
+        order by scenarios.replica_output_tokens_per_second desc, economics.usd_per_gpu_hour
+    """).fetchall()
+    import matplotlib
+
+    figure, axes = _figure()
+    never = max((r[7] for r in rows if r[7] is not None), default=1.0) * 1.3
+    profiles = list(dict.fromkeys(r[0] for r in rows))
+    colours = matplotlib.colormaps["viridis"]
+    for index, profile in enumerate(profiles):
+        series = [r for r in rows if r[0] == profile]
+        label = f"{profile}: {series[0][1]:g} tok/s {series[0][2]}" + (" (essay)" if profile == "tp007" else "")
+        colour = "red" if profile == "tp007" else colours(index / max(len(profiles) - 1, 1))
+        axes.plot([r[5] for r in series], [r[7] if r[7] is not None else float("nan") for r in series],
+                  "o:" if profile != "tp007" else "o--", label=label, color=colour,
+                  linewidth=1.8 if profile == "tp007" else 0.8)
+        unpaid = [r[5] for r in series if r[7] is None]
+        axes.plot(unpaid, [never] * len(unpaid), "x", color=colour, markersize=8)
+    axes.axhline(never, color="grey", linewidth=0.5, linestyle=":")
+    axes.text(axes.get_xlim()[0], never, " x = never pays back (serving costs more than the revenue)", fontsize=7,
+              va="bottom")
+    axes.set_yscale("log")
+    axes.set_xlabel("H200 price, USD per GPU-hour (market min and median of the as-of day, the essay's 10.60)")
+    axes.set_ylabel("break-even lifetime (months)")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="throughput (8x H200)",
+                title_fontsize=7)
+    newest = max((r[4] for r in rows if r[4] is not None), default=None)
+    table = (("throughput profile", "tok/s per 8x H200", "price basis", "USD/GPU-h", "fleet GPUs",
+              "break-even lifetime (months)"),
+             *((r[0], f"{r[1]:g}", r[3], f"{r[5]:.2f}", f"{r[6]:,.0f}", _months(r[7])) for r in rows))
+    return _chart("breakeven_sensitivity", "Essay scenario: break-even lifetime vs GPU price, per throughput", figure,
+                  f"Sources: NVIDIA, TensorRT-LLM and MLPerf throughput profiles of Llama 3.1 405B on 8x H200; "
+                  f"H200 list prices (marts.fct_gpu_market_daily); the essay's users, ARPU and $2B training cost "
+                  f"(marts.fct_lifetime_economics, scenarios {SENSITIVITY_PREFIX}*). Each throughput's fleet serves "
+                  f"the essay's 1,012,000 output tokens/s; dotted lines only join a throughput's grid points. "
+                  f"Newest data: {newest}.", (table,), dates=False)
+
+
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
     gpu_prices_chart, token_prices_chart, margins_chart, lifetime_chart, model_lifetimes_chart,
+    lifetime_survival_chart, breakeven_sensitivity_chart,
 )
 
 
@@ -200,18 +338,19 @@ def _figure():
     return figure, axes
 
 
-def _chart(name: str, title: str, figure, caption: str) -> Chart:
+def _chart(name: str, title: str, figure, caption: str, tables: tuple[Table, ...] = (), dates: bool = True) -> Chart:
     import matplotlib.pyplot as plt
 
     axes = figure.axes[0]
-    if len(figure.axes) == 1 and axes.get_legend_handles_labels()[0]:
+    if len(figure.axes) == 1 and axes.get_legend_handles_labels()[0] and axes.get_legend() is None:
         axes.legend(fontsize=7, ncol=2)
     figure.suptitle(title)
-    figure.autofmt_xdate()
+    if dates:
+        figure.autofmt_xdate()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    return Chart(name, title, caption, buffer.getvalue())
+    return Chart(name, title, caption, buffer.getvalue(), tables)
 
 
 def _caption(connection: duckdb.DuckDBPyConnection, mart: str, kind: str) -> str:
@@ -226,15 +365,26 @@ def render_html(charts: list[Chart]) -> str:
     sections = "\n".join(
         f'<section><h2>{html.escape(c.title)}</h2>'
         f'<img alt="{html.escape(c.title)}" src="data:image/png;base64,{base64.b64encode(c.png).decode()}">'
-        f'<p class="caption">{html.escape(c.caption)}</p></section>'
+        f'<p class="caption">{html.escape(c.caption)}</p>{"".join(render_table(t) for t in c.tables)}</section>'
         for c in charts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Inference Margins report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}}
-img{{max-width:100%}}.caption{{color:#555;font-size:0.9em}}</style></head>
+img{{max-width:100%}}.caption{{color:#555;font-size:0.9em}}
+table{{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}}
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}</style></head>
 <body><h1>Inference Margins</h1>
 <p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the published warehouse. GPU rental prices, API token
 prices and the gross margins they imply; proxy-based margins are drawn apart, as bands.</p>
 {sections}
 </body></html>
 """
+
+
+def render_table(rows: Table) -> str:
+    """A table beside a chart: the first row is its header."""
+    if not rows:
+        return ""
+    header = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows[1:])
+    return f"<table><tr>{header}</tr>{body}</table>"

@@ -40,10 +40,11 @@ def test_report_is_self_contained_with_every_chart_captioned(offline_warehouse, 
     assert main(["report", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "index.html").read_text()
     images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)
-    assert len(images) == 5
+    assert len(images) == 7
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page), "no CDN scripts or fonts"
-    assert page.count("Newest data:") >= 4 and page.count("Sources:") == 5
-    for name in ("gpu_prices", "token_prices", "implied_margins", "lifetime_economics", "model_lifetimes"):
+    assert page.count("Newest data:") >= 5 and page.count("Sources:") == 7
+    for name in ("gpu_prices", "token_prices", "implied_margins", "lifetime_economics", "model_lifetimes",
+                 "lifetime_survival", "breakeven_sensitivity"):
         png = (tmp_path / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -59,3 +60,20 @@ def test_export_writes_every_mart_as_parquet_partitioned_by_month(offline_wareho
         assert exported[1] > 24
         dims = connection.execute(f"select count(*) from '{tmp_path}/dim_models/dim_models.parquet'").fetchone()[0]
         assert dims == db.execute("select count(*) from marts.dim_models").fetchone()[0]
+
+
+def test_report_gives_each_cohort_median_with_its_interval_and_the_log_rank_p_value(published, tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "index.html").read_text()
+
+    def months(value):
+        return "—" if value is None else f"{value:.1f}"
+
+    for cohort, median, low, high in published.execute(
+            "select cohort, median_months, median_ci_low, median_ci_high from marts.fct_lifetime_cohorts").fetchall():
+        assert f"<td>{cohort}</td>" in page
+        assert f"<td>{months(median)}</td><td>{months(low)} – {months(high)}</td>" in page, cohort
+    for test, p_value in published.execute("select test, p_value from marts.fct_lifetime_logrank").fetchall():
+        assert f"<td>{test}</td>" in page and f"<td>{p_value:.4f}</td>" in page
+    grid_cells = published.execute("select count(*) from raw.scenarios where scenario_id like '%-sensitivity-%'")
+    assert page.count("<td>tp0") == grid_cells.fetchone()[0]

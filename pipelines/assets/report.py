@@ -18,7 +18,8 @@ PUBLISHED_KEY = AssetKey(["published", "margins_duckdb"])
     owners=["team:data-platform"],
     code_version="1",
     description="Self-contained HTML report with charts (GPU prices, token prices, implied margins, lifetime "
-                "economics, model lifetimes) written to $MARGINS_DATA_DIR/report/ from the published warehouse.",
+                "economics, model lifetimes, lifetime survival with the log-rank tests, break-even lifetime vs GPU "
+                "price) written to $MARGINS_DATA_DIR/report/ from the published warehouse.",
 )
 def html_report(settings: MarginsSettings) -> MaterializeResult:
     config = settings.settings()

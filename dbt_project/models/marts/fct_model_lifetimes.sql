@@ -1,12 +1,11 @@
 -- Each model's commercial lifetime: release to retirement, or to date while it is still sold, with its release
 -- cohort (year-quarter), so lifetimes can be compared across cohorts. Dates and their sources as in dim_models.
--- Lifetimes run to the as-of day; a model released after it is left out (it had no life yet).
+-- Lifetimes run to the as-of day; a model released after it has no lifetime yet (null).
 with models as (
     select
         *,
         coalesce(retirement_date <= {{ as_of_day() }}, false) as has_retired
     from {{ ref('dim_models') }}
-    where release_date is null or release_date <= {{ as_of_day() }}
 )
 
 select
@@ -14,8 +13,10 @@ select
     organization,
     release_date,
     retirement_date,
-    round(date_diff('day', release_date, case when has_retired then retirement_date else {{ as_of_day() }} end)
-        / 30.4375, 1) as lifetime_months,
+    case when release_date <= {{ as_of_day() }} then
+        round(date_diff('day', release_date, case when has_retired then retirement_date else {{ as_of_day() }} end)
+            / 30.4375, 1)
+    end as lifetime_months,
     has_retired as is_retired,
     cast(extract(year from release_date) as varchar) || '-Q' || cast(extract(quarter from release_date) as varchar)
         as release_cohort,
