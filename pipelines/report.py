@@ -235,8 +235,36 @@ def lifetime_survival_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
                   "(marts.fct_lifetime_survival, fct_lifetime_cohorts, fct_lifetime_logrank; statsmodels "
                   "Kaplan-Meier, 95 % log-log bands, | = a model still sold, censored). Models still sold or "
                   f"retiring after the as-of day count as censored, not as retired. As of {as_of}. A median of — "
-                  "means the curve has not fallen below one half; an open upper limit, that the interval has not.",
-                  (medians, logrank), dates=False)
+                  "means the curve has not fallen below one half; an open upper limit, that the interval has not. "
+                  "Break-even volume: the training cost (Epoch) over the lifetime, divided by the gross profit per "
+                  "output token of the standard tier's headline estimate; * = offline-throughput cost, a lower "
+                  "bound, so the volume is a lower bound too.",
+                  (medians, logrank, breakeven_volume_table(connection)), dates=False)
+
+
+def breakeven_volume_table(connection: duckdb.DuckDBPyConnection) -> tuple:
+    """Output tokens per month each model with a training cost must sell to pay it back (fct_breakeven_volume)."""
+    rows = connection.execute("""
+        select model_id, seller, is_proxy, cost_basis, gross_profit_usd_per_1m_output_tokens_central,
+               lifetime_cohort, cohort_median_lifetime_months, output_tokens_per_month_cohort_median_lifetime,
+               output_tokens_per_month_12_months, output_tokens_per_month_36_months, price_date
+        from marts.fct_breakeven_volume
+        qualify price_date = max(price_date) over (partition by model_id)
+        order by model_id
+    """).fetchall()
+    header = ("model (newest day)", "seller", "gross profit USD / 1M output", "cohort median lifetime",
+              "B output tokens / month to pay back: in the median life", "in 12 months", "in 36 months")
+    return (header, *((_breakeven_label(row), row[1], _number(row[4], 2), f"{row[5]}: {_months(row[6])}",
+                       _billions(row[7]), _billions(row[8]), _billions(row[9])) for row in rows))
+
+
+def _breakeven_label(row: tuple) -> str:
+    marks = (" proxy" if row[2] else "") + (" *" if row[3] == "throughput_fallback" else "")
+    return f"{row[0]} ({row[10]}){marks}"
+
+
+def _billions(value: float | None) -> str:
+    return "— (no positive gross profit or no median)" if value is None else f"{value / 1e9:,.1f}"
 
 
 def _survival_curve(axes, rows: list[tuple], label: str) -> None:

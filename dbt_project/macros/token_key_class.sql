@@ -51,3 +51,4 @@ case {{ organization_column }}
     else lower({{ organization_column }})
 end
 {%- endmacro %}
+

@@ -47,7 +47,11 @@ band as (
         any_value(usd_per_1m_output) as usd_per_1m_output,
         max(days_since_token_price_observed) as days_since_token_price_observed,
         max(days_since_gpu_price_observed) as days_since_gpu_price_observed,
-        min(n_providers) as min_n_gpu_providers
+        min(n_providers) as min_n_gpu_providers,
+        min((api_revenue_usd_per_request - serving_cost_usd_per_request) / output_tokens * 1e6)
+            as gross_profit_usd_per_1m_output_tokens_low,
+        max((api_revenue_usd_per_request - serving_cost_usd_per_request) / output_tokens * 1e6)
+            as gross_profit_usd_per_1m_output_tokens_high
     from rows_used
     group by all
 ),
@@ -63,7 +67,9 @@ central as (
         count(distinct profile_id) as n_profiles,
         any_value(proxy_model_id) as proxy_model_id,
         string_agg(distinct cost_basis, ',' order by cost_basis) as cost_basis,
-        string_agg(distinct gpu_model, ',' order by gpu_model) as gpu_models
+        string_agg(distinct gpu_model, ',' order by gpu_model) as gpu_models,
+        median((api_revenue_usd_per_request - serving_cost_usd_per_request) / output_tokens * 1e6)
+            as gross_profit_usd_per_1m_output_tokens_central
     from rows_used
     where is_central_proxy
     group by all
@@ -92,7 +98,11 @@ select
     band.source_model_key,
     band.n_profiles_in_band,
     central.gpu_models,
-    band.min_n_gpu_providers
+    band.min_n_gpu_providers,
+    cast(band.gross_profit_usd_per_1m_output_tokens_low as double) as gross_profit_usd_per_1m_output_tokens_low,
+    cast(central.gross_profit_usd_per_1m_output_tokens_central as double)
+        as gross_profit_usd_per_1m_output_tokens_central,
+    cast(band.gross_profit_usd_per_1m_output_tokens_high as double) as gross_profit_usd_per_1m_output_tokens_high
 from band
 inner join central
     on central.price_date = band.price_date
