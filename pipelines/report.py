@@ -9,7 +9,7 @@ import base64
 import html
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class Chart:
     title: str
     caption: str         # sources and newest date
     png: bytes
+    table_html: str = ""  # an optional table shown under the chart
 
 
 def build_report(database: Path, out_dir: Path) -> list[Chart]:
@@ -148,8 +149,54 @@ def model_lifetimes_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
                   f"As of {datetime.now(UTC):%Y-%m-%d}.")
 
 
+DISCREPANCY_COLUMNS = ("kind", "provider", "subject", "price", "source a", "value a", "source b", "value b",
+                       "relative difference", "days apart", "first seen")
+
+
+def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 10) -> Chart:
+    """Where two sources disagree about one price: the count per day and kind, and the largest on the newest day."""
+    counts = connection.execute("""
+        select price_date, kind, count(*) from marts.price_discrepancies group by all order by price_date
+    """).fetchall()
+    figure, axes = _figure()
+    for kind in sorted({r[1] for r in counts}):
+        series = [(r[0], r[2]) for r in counts if r[1] == kind]
+        axes.plot([s[0] for s in series], [s[1] for s in series], ".-", markersize=3, label=kind)
+    axes.set_ylabel("disagreeing prices per day")
+    largest = connection.execute("""
+        select kind, provider, coalesce(instance_type || ' ' || region || ' ' || pricing_type, subject_a),
+               price_column, source_a, value_a, source_b, value_b, relative_difference, days_apart, first_seen_date
+        from marts.price_discrepancies
+        where price_date = (select max(price_date) from marts.price_discrepancies)
+        order by abs(relative_difference) desc nulls first, kind, provider, subject_a, price_column
+        limit ?""", [top]).fetchall()
+    newest = connection.execute("select max(price_date) from marts.price_discrepancies").fetchone()[0]
+    return replace(
+        _chart("price_discrepancies", "Where two sources disagree about one price", figure,
+               f"Sources: litellm, openrouter, skypilot and the clouds' own APIs (marts.price_discrepancies; "
+               f"tolerance: the dbt var discrepancy_tolerance). Newest data: {newest}."),
+        table_html=_discrepancy_table(largest, newest))
+
+
+def _discrepancy_table(rows: list[tuple], newest) -> str:
+    if not rows:
+        return "<p>No disagreements beyond the tolerance.</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in DISCREPANCY_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _discrepancy_cells(row)) + "</tr>"
+                   for row in rows)
+    return (f"<h3>Largest disagreements on {newest} (value a vs the preferred source b)</h3>"
+            f"<table><tr>{head}</tr>{body}</table>")
+
+
+def _discrepancy_cells(row: tuple) -> list[str]:
+    cells = ["" if value is None else str(value) for value in row]
+    relative = row[8]
+    cells[8] = "n/a (b is 0)" if relative is None else f"{relative:+.1%}"
+    return cells
+
+
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
-    gpu_prices_chart, token_prices_chart, margins_chart, lifetime_chart, model_lifetimes_chart,
+    gpu_prices_chart, token_prices_chart, margins_chart, lifetime_chart, model_lifetimes_chart, discrepancies_chart,
 )
 
 
@@ -186,12 +233,14 @@ def render_html(charts: list[Chart]) -> str:
     sections = "\n".join(
         f'<section><h2>{html.escape(c.title)}</h2>'
         f'<img alt="{html.escape(c.title)}" src="data:image/png;base64,{base64.b64encode(c.png).decode()}">'
-        f'<p class="caption">{html.escape(c.caption)}</p></section>'
+        f'<p class="caption">{html.escape(c.caption)}</p>{c.table_html}</section>'
         for c in charts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Inference Margins report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}}
-img{{max-width:100%}}.caption{{color:#555;font-size:0.9em}}</style></head>
+img{{max-width:100%}}.caption{{color:#555;font-size:0.9em}}
+table{{border-collapse:collapse;font-size:0.85em}}
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}</style></head>
 <body><h1>Inference Margins</h1>
 <p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the published warehouse. GPU rental prices, API token
 prices and the gross margins they imply; proxy-based margins are dashed.</p>
