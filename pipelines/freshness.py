@@ -51,7 +51,15 @@ class UpstreamFreshness:
 def stale_after_days() -> dict[str, int]:
     """Per source id, its upstream_stale_after_days from the sources seed."""
     with open(SOURCES_SEED, newline="") as handle:
-        return {row["source"]: int(row["upstream_stale_after_days"]) for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    thresholds = {}
+    for row in rows:
+        value = (row.get("upstream_stale_after_days") or "").strip()
+        if not value.isdigit():
+            raise ValueError(f"{row['source']}: upstream_stale_after_days in {SOURCES_SEED.name} must be a whole "
+                             f"number of days, not {value!r}")
+        thresholds[row["source"]] = int(value)
+    return thresholds
 
 
 def upstream_freshness(connection: duckdb.DuckDBPyConnection, source_id: str, kind: str,
@@ -63,4 +71,7 @@ def upstream_freshness(connection: duckdb.DuckDBPyConnection, source_id: str, ki
     changed_at = connection.execute(
         f"select max(observed_at) from raw.{kind}_observations where source = ? and observed_at <= ?",
         [source_id, checked_at]).fetchone()[0]
-    return UpstreamFreshness(source_id, changed_at, stale_after_days()[source_id], checked_at)
+    thresholds = stale_after_days()
+    if source_id not in thresholds:
+        raise ValueError(f"{source_id}: no row in {SOURCES_SEED.name} (add one with its upstream_stale_after_days)")
+    return UpstreamFreshness(source_id, changed_at, thresholds[source_id], checked_at)

@@ -6,7 +6,7 @@ OpenRouter's first-party routes are compared with the sellers' own LiteLLM keys.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -164,3 +164,22 @@ def test_the_readme_query_finds_where_litellm_and_openrouter_disagree_today(publ
     rows = published.execute(query).fetchall()
     assert ("deepseek", "deepseek/deepseek-chat", "deepseek-chat", "usd_per_1m_output", "openrouter",
             Decimal("1.028700"), "litellm", Decimal("0.420000"), 1.449, 16, OPENROUTER_DAY, False) in rows
+
+
+def test_a_source_missing_from_the_seed_is_named_in_one_line(tmp_path):
+    from pipelines.freshness import upstream_freshness
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        connection.execute("create schema raw; create table raw.token_observations (source varchar, observed_at "
+                           "timestamptz)")
+        connection.execute("insert into raw.token_observations values ('newcomer', '2026-11-01 00:00:00+00'), "
+                           "('litellm', '2026-11-01 00:00:00+00'), ('litellm', '2026-11-20 04:05:34+00')")
+        with pytest.raises(ValueError, match=r"^newcomer: no row in sources.csv"):
+            upstream_freshness(connection, "newcomer", "token")
+        with pytest.raises(ValueError, match=r"^litellm: unknown source kind 'tokens'"):
+            upstream_freshness(connection, "litellm", "tokens")
+        checked = datetime(2026, 12, 5, 4, 5, 34, tzinfo=UTC)
+        fresh = upstream_freshness(connection, "litellm", "token", checked)
+        assert (fresh.changed_at.isoformat()[:19], fresh.age_days, fresh.is_stale) == ("2026-11-20T04:05:34", 15.0,
+                                                                                       True)
+        assert not upstream_freshness(connection, "litellm", "token", checked - timedelta(days=2)).is_stale
