@@ -43,7 +43,7 @@ select
     cast({{ column }} as decimal(18, 6)) as value_a,
     observed_at as observed_at_a,
     source as source_b,
-    'median of the other sellers of ' || model_id as subject_b,
+    'median of the other sellers of ' || coalesce(model_id, source_model_key) as subject_b,
     cast(other_sellers_median_{{ column }} as decimal(18, 6)) as value_b,
     cast(null as timestamptz) as observed_at_b,
     is_flagged

@@ -23,6 +23,8 @@ with prices as (
     from {{ ref('fct_token_prices_daily') }}
     where source in ('litellm', 'openrouter')
         and not coalesce(has_variable_price, false)
+        -- only days OpenRouter has prices on can pair (most of LiteLLM's history has none)
+        and price_date in (select price_date from {{ ref('fct_token_prices_daily') }} where source = 'openrouter')
 ),
 
 -- OpenRouter ids with a variant suffix (:free, :extended, :thinking) price a variant, not the route itself
