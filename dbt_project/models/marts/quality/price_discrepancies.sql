@@ -8,10 +8,9 @@ with comparisons as (
     select *, cast(null as boolean) as is_flagged from {{ ref('int_token_price_comparisons') }}
     union all
     select *, cast(null as boolean) as is_flagged from {{ ref('int_gpu_price_comparisons') }}
-    {% if var('enable_cross_seller_discrepancies', false) %}
     union all
+    -- empty unless the dbt var enable_cross_seller_discrepancies is true
     select * from {{ ref('int_discrepancies_cross_seller') }}
-    {% endif %}
 ),
 
 measured as (
