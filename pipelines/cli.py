@@ -324,11 +324,17 @@ def run_status(args: argparse.Namespace) -> int:
     with connect_published(settings) as connection:
         cursor = connection.execute(
             "select source, kind, last_success_at, is_stale, last_error, rows_last_success, newest_observed_at, "
-            "n_snapshots from marts.source_status order by source")
+            "n_snapshots, upstream_changed_at, is_upstream_stale from marts.source_status order by source")
         columns = [item[0] for item in cursor.description]
         rows = cursor.fetchall()
+        upstream_stale = connection.execute(
+            "select source, upstream_changed_at, upstream_stale_after_days from marts.source_status "
+            "where is_upstream_stale order by source").fetchall()
         counts = mart_row_counts(connection)
     print(format_rows(columns, rows, "table"))
+    for source, changed_at, days in upstream_stale:
+        print(f"warning: {source}: upstream content unchanged since {_fmt(changed_at)} "
+              f"(more than {days} days): the feed may have stopped updating")
     print()
     print(render_table(["mart", "rows"], [list(row) for row in counts]))
     return EXIT_OK

@@ -353,9 +353,47 @@ def breakeven_sensitivity_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
                   f"Newest data: {newest}.", (table,), dates=False)
 
 
+DISCREPANCY_COLUMNS = ("kind", "provider", "subject", "price", "source a", "value a", "source b", "value b",
+                       "relative difference", "days apart", "first seen")
+
+
+def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 10) -> Chart:
+    """Where two sources disagree about one price: the count per day and kind, and the largest on the newest day."""
+    counts = connection.execute("""
+        select price_date, kind, count(*) from marts.price_discrepancies group by all order by price_date
+    """).fetchall()
+    figure, axes = _figure()
+    for kind in sorted({r[1] for r in counts}):
+        series = [(r[0], r[2]) for r in counts if r[1] == kind]
+        axes.plot([s[0] for s in series], [s[1] for s in series], ".-", markersize=3, label=kind)
+    axes.set_ylabel("disagreeing prices per day")
+    largest = connection.execute("""
+        select kind, provider, coalesce(instance_type || ' ' || region || ' ' || pricing_type, subject_a),
+               price_column, source_a, value_a, source_b, value_b, relative_difference, days_apart, first_seen_date
+        from marts.price_discrepancies
+        where price_date = (select max(price_date) from marts.price_discrepancies)
+        order by abs(relative_difference) desc nulls first, kind, provider, subject_a, price_column
+        limit ?""", [top]).fetchall()
+    newest = connection.execute("select max(price_date) from marts.price_discrepancies").fetchone()[0]
+    table = (DISCREPANCY_COLUMNS, *(tuple(_discrepancy_cells(row)) for row in largest))
+    return _chart("price_discrepancies", "Where two sources disagree about one price", figure,
+                  f"Sources: litellm, openrouter, skypilot and the clouds' own APIs (marts.price_discrepancies; "
+                  f"tolerance: the dbt var discrepancy_tolerance). The table: the largest disagreements on {newest} "
+                  f"(value a vs the preferred source b). Newest data: {newest}.", (table,))
+
+
+def _discrepancy_cells(row: tuple) -> list[str]:
+    cells = ["" if value is None else str(value) for value in row]
+    relative = row[8]
+    cells[8] = "n/a (b is 0)" if relative is None else f"{relative:+.1%}"
+    return cells
+
+
+
+
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], Chart], ...] = (
     gpu_prices_chart, token_prices_chart, margins_chart, lifetime_chart, model_lifetimes_chart,
-    lifetime_survival_chart, breakeven_sensitivity_chart,
+    lifetime_survival_chart, breakeven_sensitivity_chart, discrepancies_chart,
 )
 
 

@@ -40,11 +40,11 @@ def test_report_is_self_contained_with_every_chart_captioned(offline_warehouse, 
     assert main(["report", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "index.html").read_text()
     images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)
-    assert len(images) == 7
+    assert len(images) == 8
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page), "no CDN scripts or fonts"
-    assert page.count("Newest data:") >= 5 and page.count("Sources:") == 7
+    assert page.count("Newest data:") >= 5 and page.count("Sources:") == 8
     for name in ("gpu_prices", "token_prices", "implied_margins", "lifetime_economics", "model_lifetimes",
-                 "lifetime_survival", "breakeven_sensitivity"):
+                 "lifetime_survival", "breakeven_sensitivity", "price_discrepancies"):
         png = (tmp_path / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
 

@@ -1,9 +1,11 @@
 """One Dagster asset per source: fetch (or bundled) -> land -> parse -> validate -> raw tables.
 
-Each asset reports two checks on itself: `batch_validation` (the great-expectations suite and row rules
-on every new payload; a rejected batch fails it) and `live_fetch` (whether this run got fresh data live;
-a failed, skipped or offline fetch leaves the source stale). Neither blocks the build: the warehouse is
-built from the newest good data of every source, and the staleness shows here and in source_status.
+Each asset reports three checks on itself: `batch_validation` (the great-expectations suite and row rules
+on every new payload; a rejected batch fails it), `live_fetch` (whether this run got fresh data live;
+a failed, skipped or offline fetch leaves the source stale) and `upstream_freshness` (a warning when the
+upstream content has not changed for longer than the source's threshold, however well the fetch went). None
+blocks the build: the warehouse is built from the newest good data of every source, and the staleness shows
+here and in source_status.
 """
 
 
@@ -19,11 +21,14 @@ from dagster import (
     asset,
 )
 
+from pipelines.freshness import upstream_freshness
 from pipelines.http import HttpClient
 from pipelines.ingest import SourceOutcome, ingest_source
 from pipelines.resources import MarginsSettings
+from pipelines.settings import Settings
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Source
+from pipelines.warehouse import connect_working, writer_lock
 
 SOURCES_GROUP = "sources"
 OWNERS = ["team:data-platform"]
@@ -49,6 +54,8 @@ def build_source_asset(source: Source) -> AssetsDefinition:
                            description="great-expectations suite and row rules on each new payload"),
             AssetCheckSpec("live_fetch", asset=key,
                            description="fresh data was fetched live in this run (else the source is stale)"),
+            AssetCheckSpec("upstream_freshness", asset=key,
+                           description="the upstream content changed within the source's upstream_stale_after_days"),
         ],
     )
     def _source_asset(context: AssetExecutionContext, settings: MarginsSettings) -> MaterializeResult:
@@ -61,7 +68,8 @@ def build_source_asset(source: Source) -> AssetsDefinition:
             context.log.warning(f"{source.id}: {outcome.status}: {outcome.message}")
         return MaterializeResult(
             metadata=outcome_metadata(outcome),
-            check_results=[validation_check(outcome), live_fetch_check(outcome)],
+            check_results=[validation_check(outcome), live_fetch_check(outcome),
+                           upstream_freshness_check(source, settings.settings())],
         )
 
     return _source_asset
@@ -101,6 +109,22 @@ def live_fetch_check(outcome: SourceOutcome) -> AssetCheckResult:
         severity=AssetCheckSeverity.WARN,
         description=outcome.message or "fetched live",
         metadata={"status": outcome.status},
+    )
+
+
+def upstream_freshness_check(source: Source, settings: Settings) -> AssetCheckResult:
+    with writer_lock(settings), connect_working(settings) as connection:
+        freshness = upstream_freshness(connection, source.id, source.kind)
+    metadata: dict = {"stale_after_days": freshness.stale_after_days}
+    if freshness.changed_at is not None:
+        metadata["upstream_changed_at"] = freshness.changed_at.isoformat()
+        metadata["age_days"] = round(freshness.age_days, 1)
+    return AssetCheckResult(
+        check_name="upstream_freshness",
+        passed=not freshness.is_stale,
+        severity=AssetCheckSeverity.WARN,
+        description=freshness.describe(),
+        metadata=metadata,
     )
 
 

@@ -1,2 +1,3 @@
-select source, kind, description, origin_url, licence, citation, is_live
+select source, kind, description, origin_url, licence, citation, is_live, source_class, precedence,
+    upstream_stale_after_days
 from {{ ref('sources') }}
