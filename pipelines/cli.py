@@ -153,12 +153,34 @@ def run_refresh(args: argparse.Namespace) -> int:
     outcomes = _source_outcomes(result)
     built = result.success
     _print_refresh_summary(settings, outcomes, built, time.monotonic() - started)
+    lake_note = _lake_outcome(result)
+    if lake_note:
+        print(lake_note, file=sys.stderr if lake_note.startswith("margins:") else sys.stdout)
     if not built:
-        print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
+        if not lake_note.startswith("margins:"):
+            print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
         return EXIT_FAILED
     if args.strict and any(o["status"] in ("failed", "rejected") for o in outcomes.values()):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _lake_outcome(result) -> str:
+    """One line on the DuckLake publish step of a refresh ("" when the job had none)."""
+    from pipelines.assets.lake import LAKE_KEY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == LAKE_KEY:
+            meta = {key: value.value for key, value in materialization.metadata.items()}
+            return f"DuckLake {meta['catalog']}: snapshot {meta['snapshot_id']}, {meta['bytes_written']:,} bytes"
+    for event in result.get_step_failure_events():
+        if event.step_key == "__".join(LAKE_KEY.path):
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "failed"
+            return (f"margins: published the DuckDB warehouse, but the DuckLake publish failed "
+                    f"(the lake keeps its last snapshot): {message}")
+    return ""
 
 
 def _selected_sources(text: str | None, known: dict) -> list[str] | None:
