@@ -177,7 +177,9 @@ def _lake_outcome(result) -> str:
     for event in result.get_step_failure_events():
         if event.step_key == "__".join(LAKE_KEY.path):
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "failed"
+            while error is not None and error.cause is not None:  # the LakeError under Dagster's wrapper
+                error = error.cause
+            message = error.message.strip().split(": ", 1)[-1] if error else "failed"
             return (f"margins: published the DuckDB warehouse, but the DuckLake publish failed "
                     f"(the lake keeps its last snapshot): {message}")
     return ""
