@@ -57,7 +57,7 @@ class LakeConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LakeConfig | None:
         """The configured lake, or None when ``MARGINS_LAKE_CATALOG`` is unset."""
         env = os.environ if environ is None else environ
-        catalog = env.get("MARGINS_LAKE_CATALOG", "").strip()
+        catalog = env.get("MARGINS_LAKE_CATALOG", "").strip().removeprefix("ducklake:")
         if not catalog:
             return None
         data_path = env.get("MARGINS_LAKE_DATA_PATH", "").strip() or None
@@ -129,9 +129,13 @@ def connect(config: LakeConfig) -> duckdb.DuckDBPyConnection:
         needed.append("sqlite_scanner")
     elif config.catalog.startswith("postgres:"):
         needed.append("postgres_scanner")
-    for name in needed:
-        connection.execute(f"load {_literal(str(extension_file(name)))}")
-    connection.execute(_secret_sql(config))
+    try:
+        for name in needed:
+            connection.execute(f"load {_literal(str(extension_file(name)))}")
+        connection.execute(_secret_sql(config))
+    except Exception:
+        connection.close()
+        raise
     return connection
 
 

@@ -195,6 +195,20 @@ def test_the_lake_reader_is_read_only_and_reaches_no_other_file(small_warehouse,
     assert not Path("/tmp/margins-lake-escape.csv").exists()
 
 
+def test_a_local_ducklake_file_catalog_and_data_folder_work_the_same(small_warehouse, tmp_path, monkeypatch):
+    """No S3: a `.ducklake` catalog (one process at a time) with Parquet in a local folder."""
+    env = {"MARGINS_LAKE_CATALOG": str(tmp_path / "margins.ducklake"),
+           "MARGINS_LAKE_DATA_PATH": str(tmp_path / "parquet"), "HOME": str(tmp_path / "home")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    expected = duckdb_fingerprints(small_warehouse / "margins.duckdb")
+    assert publish(small_warehouse, monkeypatch) == 0
+    assert lake_fingerprints(env, list(expected)) == expected
+    assert list((tmp_path / "parquet" / "marts" / "fct_gpu_prices_daily").glob("year=*/month=*/*.parquet"))
+    refused = lake_sql(env, "select * from read_csv('/etc/passwd')")
+    assert refused.returncode == 1 and "Permission Error" in refused.stderr
+
+
 def test_extensions_load_from_the_pypi_packages_of_this_duckdb():
     for name in ("httpfs", "ducklake", "sqlite_scanner"):
         path = lake.extension_file(name)
