@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness bench
+.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness bench bench-lake
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make ui-check screenshot of the asset lineage in headless Chromium; fails if the page shows an error"
 	@echo "make docs     dbt docs site (dbt_project/target/static_index.html)"
 	@echo "make report   HTML report with charts in \$$MARGINS_DATA_DIR/report/"
+	@echo "make bench-lake  publish the built warehouse as a DuckLake on a local S3 API; publish and query times"
 	@echo "make lint     ruff"
 	@echo "make reliability  the fault suite: every fault, its outcome, rows lost, marts changed"
 	@echo "make audit    pip-audit of requirements.lock (skips with a message when offline)"
@@ -62,6 +63,11 @@ reliability: manifest
 # Issue 7 benchmarks on SYNTHETIC history in a temp dir (bench/README.md); ~15 min on 2 cores.
 bench: manifest
 	$(BIN)/python -m bench
+
+# Publish $(MARGINS_DATA_DIR)'s warehouse (after `make run`) to a DuckLake on a local S3 API (moto, 127.0.0.1) and
+# time README query 1 from the lake and from the DuckDB file.
+bench-lake: install
+	$(BIN)/python -m bench.lake
 
 # pip-audit needs PyPI's vulnerability data; where it cannot be reached (offline, or a registry mirror without the
 # JSON API) the target says so and skips instead of failing or claiming a clean result.

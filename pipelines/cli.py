@@ -1,4 +1,4 @@
-"""`margins`: the command line of the warehouse (refresh, sql, status, backfill)."""
+"""`margins`: the command line of the warehouse (refresh, sql, status, backfill, publish)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.lake import LakeError
 from pipelines.settings import AsOfError, Settings
 from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
 
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"margins: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except LakeError as error:
+        print(f"margins: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Query $MARGINS_DATA_DIR/margins.duckdb read-only.")
     sql.add_argument("query", help='e.g. "select * from marts.fct_gpu_market_daily limit 5"')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--lake", action="store_true",
+                     help="query the DuckLake (MARGINS_LAKE_CATALOG) read-only instead of the local file")
     sql.set_defaults(handler=run_sql)
+
+    publish = commands.add_parser(
+        "publish", help="publish the warehouse's marts as a DuckLake snapshot",
+        description="Write every mart of the published warehouse into the DuckLake named by MARGINS_LAKE_CATALOG "
+                    "(Parquet under MARGINS_LAKE_DATA_PATH) as one snapshot: readers see the old or the new "
+                    "warehouse, never half of it.")
+    publish.add_argument("--to", required=True, choices=("ducklake",), help="the publish target")
+    publish.set_defaults(handler=run_publish)
 
     report = commands.add_parser(
         "report", help="write the HTML report with charts",
@@ -139,12 +153,36 @@ def run_refresh(args: argparse.Namespace) -> int:
     outcomes = _source_outcomes(result)
     built = result.success
     _print_refresh_summary(settings, outcomes, built, time.monotonic() - started)
+    lake_note = _lake_outcome(result)
+    if lake_note:
+        print(lake_note, file=sys.stderr if lake_note.startswith("margins:") else sys.stdout)
     if not built:
-        print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
+        if not lake_note.startswith("margins:"):
+            print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
         return EXIT_FAILED
     if args.strict and any(o["status"] in ("failed", "rejected") for o in outcomes.values()):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _lake_outcome(result) -> str:
+    """One line on the DuckLake publish step of a refresh ("" when the job had none)."""
+    from pipelines.assets.lake import LAKE_KEY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == LAKE_KEY:
+            meta = {key: value.value for key, value in materialization.metadata.items()}
+            return f"DuckLake {meta['catalog']}: snapshot {meta['snapshot_id']}, {meta['bytes_written']:,} bytes"
+    for event in result.get_step_failure_events():
+        if event.step_key == "__".join(LAKE_KEY.path):
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:  # the LakeError under Dagster's wrapper
+                error = error.cause
+            message = error.message.strip().split(": ", 1)[-1] if error else "failed"
+            return (f"margins: published the DuckDB warehouse, but the DuckLake publish failed "
+                    f"(the lake keeps its last snapshot): {message}")
+    return ""
 
 
 def _selected_sources(text: str | None, known: dict) -> list[str] | None:
@@ -282,6 +320,8 @@ def mart_row_counts(connection) -> list[tuple[str, int]]:
 def run_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    if args.lake:
+        return run_lake_sql(args)
     settings = Settings.from_env()
     with connect_published(settings) as connection:
         try:
@@ -292,6 +332,37 @@ def run_sql(args: argparse.Namespace) -> int:
         columns = [item[0] for item in cursor.description or []]
         rows = cursor.fetchall()
     print(format_rows(columns, rows, args.format))
+    return EXIT_OK
+
+
+def run_lake_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines import lake
+
+    config = lake.require_config()
+    with lake.connect_reader(config) as connection:
+        try:
+            cursor = connection.execute(args.query)
+            rows = cursor.fetchall()
+        except duckdb.Error as error:
+            print(f"margins sql: {lake.lake_query_error(config, error)}", file=sys.stderr)
+            return EXIT_FAILED
+        columns = [item[0] for item in cursor.description or []]
+    print(format_rows(columns, rows, args.format))
+    return EXIT_OK
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from pipelines import lake
+
+    settings = Settings.from_env()
+    config = lake.require_config()
+    print(f"margins publish: {settings.published_db} -> DuckLake {config.label}", file=sys.stderr)
+    result = lake.publish(settings.published_db, config, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(render_table(["table", "rows"], [list(row) for row in result.tables]))
+    print(f"\nsnapshot {result.snapshot_id}: {len(result.tables)} tables, {result.files_written} files, "
+          f"{result.bytes_written:,} bytes written in {result.seconds:.1f} s")
     return EXIT_OK
 
 

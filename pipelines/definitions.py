@@ -7,6 +7,7 @@ from pipelines.resources import MarginsSettings, dbt_resource, ensure_manifest
 ensure_manifest()
 
 from pipelines.assets.backfill import backfill_assets  # noqa: E402
+from pipelines.assets.lake import published_ducklake  # noqa: E402
 from pipelines.assets.report import html_report  # noqa: E402
 from pipelines.assets.sources import source_assets  # noqa: E402
 from pipelines.assets.warehouse import published_warehouse, warehouse_models  # noqa: E402
@@ -14,7 +15,8 @@ from pipelines.jobs import daily_refresh_job, daily_refresh_schedule  # noqa: E4
 from pipelines.progress import progress_logger  # noqa: E402
 
 defs = Definitions(
-    assets=[*source_assets, *backfill_assets, warehouse_models, published_warehouse, html_report],
+    assets=[*source_assets, *backfill_assets, warehouse_models, published_warehouse, published_ducklake,
+            html_report],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
     resources={"settings": MarginsSettings.from_env(), "dbt": dbt_resource()},

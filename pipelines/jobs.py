@@ -1,17 +1,29 @@
 """The daily refresh job and its schedule (06:00 UTC). `margins refresh` runs the same job."""
 
+import os
+
 from dagster import AssetSelection, ScheduleDefinition, define_asset_job
 
 from pipelines.assets.backfill import backfill_assets
+from pipelines.assets.lake import published_ducklake
 
 REFRESH_JOB_NAME = "daily_refresh"
 
+
+def refresh_job_selection(lake_configured: bool) -> AssetSelection:
+    """Everything but the backfill assets (a partitioned asset would make the whole job partitioned), and the
+    DuckLake publish only where a lake is configured."""
+    selection = (AssetSelection.groups("sources", "reference", "staging", "intermediate", "marts", "publish",
+                                       "reports")
+                 - AssetSelection.assets(*backfill_assets))
+    return selection if lake_configured else selection - AssetSelection.assets(published_ducklake)
+
+
 daily_refresh_job = define_asset_job(
     REFRESH_JOB_NAME,
-    # backfill assets are launched on their own: a partitioned asset would make the whole job partitioned
-    selection=AssetSelection.groups("sources", "reference", "staging", "intermediate", "marts", "publish", "reports")
-    - AssetSelection.assets(*backfill_assets),
-    description="Fetch every source, land, parse, validate, dbt build, publish, report.",
+    selection=refresh_job_selection(bool(os.environ.get("MARGINS_LAKE_CATALOG", "").strip())),
+    description="Fetch every source, land, parse, validate, dbt build, publish (and the DuckLake, when "
+                "MARGINS_LAKE_CATALOG is set), report.",
 )
 
 daily_refresh_schedule = ScheduleDefinition(
