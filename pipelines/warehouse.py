@@ -112,6 +112,23 @@ create table if not exists raw.quarantine (
     reason varchar not null,
     landed_at timestamptz not null
 );
+-- Live batches held as suspect by pipelines/plausibility.py (and when a second fetch confirmed them).
+create table if not exists raw.suspect_batches (
+    source varchar not null,
+    sha256 varchar not null,
+    payload_name varchar,
+    reason varchar not null,          -- offer_drop | uniform_move
+    current_offers bigint not null,   -- offers in the current state of the batch's scopes
+    incoming_offers bigint not null,  -- offers in the batch
+    matched_offers bigint,            -- offers priced in both (uniform_move)
+    moved_offers bigint,              -- of those, offers whose price moved by the factor (uniform_move)
+    factor double,                    -- the median price ratio (uniform_move)
+    state_observed_at timestamptz,    -- the newest snapshot of the current state
+    held_at timestamptz not null,
+    confirmed_at timestamptz,         -- when a second fetch confirmed it (then it was applied)
+    confirmed_by_sha256 varchar,
+    primary key (source, sha256)
+);
 """
 
 _held = threading.local()
