@@ -84,8 +84,7 @@ class SourceOutcome:
 
     def payload_lines(self) -> list[str]:
         """One line per payload that was rejected, held or needs a word (for the summary table)."""
-        return [f"{self.source}: {p.name}: {p.status}: {p.error or p.note}" for p in self.payloads
-                if p.status != "ok" or p.note]
+        return [p.error or f"{self.source}: {p.name}: {p.note}" for p in self.payloads if p.status != "ok" or p.note]
 
 
 def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: str) -> SourceOutcome:
@@ -166,7 +165,9 @@ def _load_landed(connection, source: Source, payload: Payload, landed, fetch_id:
     known = connection.execute(
         "select parse_status, rows from raw.payloads where source = ? and sha256 = ?",
         [source.id, landed.sha256]).fetchone()
-    result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok", is_new=known is None)
+    # a batch held as suspect was never applied: if this fetch confirms it, its rows are new now
+    result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok",
+                            is_new=known is None or known[0] == "suspect")
     if landed.repaired:
         result.note = f"landed file {landed.sha256[:12]} was damaged (sha256 mismatch); replaced by this fetch"
     validated = None

@@ -69,3 +69,26 @@ select
     not is_confirmed
 from {{ ref('int_token_price_history') }}
 where is_anomalous_move
+
+union all
+
+-- whole live batches held as suspect by the loader (a collapsed file, or most prices moved by one factor)
+select
+    'batch',
+    source,
+    cast(null as varchar),
+    payload_name,
+    case reason when 'offer_drop' then 'offer_count' else 'all_prices' end,
+    case reason when 'offer_drop' then cast(current_offers as decimal(18, 6)) end,
+    case reason when 'offer_drop' then cast(incoming_offers as decimal(18, 6)) end,
+    case reason
+        when 'offer_drop' then cast(incoming_offers as double) / nullif(current_offers, 0)
+        else factor
+    end,
+    state_observed_at,
+    held_at,
+    coalesce(confirmed_at, held_at),
+    case when is_confirmed then 2 else 1 end,
+    is_confirmed,
+    not is_confirmed
+from {{ ref('stg_suspect_batches') }}
