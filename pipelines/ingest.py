@@ -142,17 +142,18 @@ def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -
         outcome.payloads.append(load_payload(source, settings, payload, run_id))
 
 
-def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str,
-                 journal: bool = True) -> PayloadOutcome:
+def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str, journal: bool = True,
+                 fetch_id: str | None = None, fetched_at: datetime | None = None) -> PayloadOutcome:
     """Land one payload, then parse, validate and load it in one transaction.
 
-    ``journal=False`` when replaying the landing journal (pipelines/recovery.py): the entry is there already.
+    When replaying the landing journal (pipelines/recovery.py), ``journal=False`` and the entry's own fetch id and
+    time are passed, so a replayed fetch is the same fetch.
     """
     landed = land(settings, source.id, payload)
     if payload.path is not None:  # landing moved a streamed download: parse the landed file
         payload = replace(payload, path=landed.path)
-    fetched_at = datetime.now(UTC)
-    fetch_id = str(uuid.uuid4())
+    fetched_at = fetched_at or datetime.now(UTC)
+    fetch_id = fetch_id or str(uuid.uuid4())
     if journal:
         record_landing(settings, source.id, payload, landed.sha256, fetch_id, fetched_at)
     with writer_lock(settings), connect_working(settings) as connection:

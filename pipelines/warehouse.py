@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.diskspace import ensure_free_space
 from pipelines.settings import Settings
 
 RAW_DDL = """
@@ -210,17 +211,43 @@ def publish(settings: Settings) -> Path:
     with duckdb.connect(str(settings.working_db)) as connection:
         connection.execute("checkpoint")
     target = settings.published_db
+    ensure_free_space(target.parent, settings.working_db.stat().st_size, "publish the warehouse")
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(settings.working_db, temp)
-    with open(temp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    try:
+        shutil.copyfile(settings.working_db, temp)
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a partial copy (e.g. the disk filled up) must not stay behind
+        raise
     return target
 
 
+# A reader's connection can touch nothing but the published file: no other file is read or written (COPY,
+# read_csv, ATTACH, EXPORT), no extension is installed or loaded, and no setting can be changed back.
+READER_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def connect_published(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Open the published copy read-only; a clear error when nothing was published yet."""
+    """Open the published copy read-only, sealed (READER_CONFIG); a clear error when nothing was published yet."""
     if not settings.published_db.exists():
         raise FileNotFoundError(
             f"no published warehouse at {settings.published_db}: run `margins refresh` (or `make run`) first")
-    return duckdb.connect(str(settings.published_db), read_only=True)
+    return duckdb.connect(str(settings.published_db), read_only=True, config=READER_CONFIG)
+
+
+def describe_query_error(error: duckdb.Error) -> str:
+    """One line for a failed reader query; a refusal by READER_CONFIG says what the door does not allow."""
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    refused = isinstance(error, duckdb.PermissionException) or "configuration has been locked" in detail \
+        or "read-only mode" in detail
+    if refused:
+        return (f"refused: the warehouse is open read-only, and queries may not read or write other files, "
+                f"attach databases, install or load extensions or change settings ({detail})")
+    return detail
