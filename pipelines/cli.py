@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no network: bundled snapshots only (same as MARGINS_OFFLINE=1)")
     refresh.add_argument("--sources", help="comma-separated source ids to fetch (default: all)")
     refresh.add_argument("--strict", action="store_true",
-                         help="exit 1 if any attempted source failed or was rejected")
+                         help="exit 1 if any attempted source failed, was rejected or held as suspect")
     refresh.add_argument("--report", action="store_true",
                          help="also write the HTML report (as `margins report` does) after publishing")
     refresh.set_defaults(handler=run_refresh)
@@ -153,7 +153,7 @@ def run_refresh(args: argparse.Namespace) -> int:
             print(f"margins: {line}", file=sys.stderr)
         print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
         return EXIT_FAILED
-    if args.strict and any(o["status"] in ("failed", "rejected") for o in outcomes.values()):
+    if args.strict and any(o["status"] in ("failed", "rejected", "suspect") for o in outcomes.values()):
         return EXIT_FAILED
     return EXIT_OK
 

@@ -118,14 +118,15 @@ class Recovery:
     skipped: list[str] = field(default_factory=list)
 
     def line(self, settings: Settings) -> str:
-        parts = [f"working database {settings.working_db} {self.problem}"]
-        if self.moved_to:
-            parts.append(f"moved aside to {self.moved_to.name}")
-        parts.append("rebuilt from the published copy" if self.from_published else "rebuilt from landing/")
-        parts.append(f"{self.replayed} landed payload(s) replayed in fetch order")
+        origin = "the published copy and landing/" if self.from_published else "landing/"
+        text = (f"recovery: working database {self.problem[:90]}: rebuilt from {origin} "
+                f"({self.replayed} landed payload(s) replayed in fetch order")
         if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped: {'; '.join(self.skipped[:3])}")
-        return "recovery: " + ", ".join(parts)
+            text += f"; {len(self.skipped)} skipped: {'; '.join(self.skipped[:3])}"
+        text += ")"
+        if self.moved_to:
+            text += f"; the damaged file is kept as {self.moved_to}"
+        return text
 
 
 def ensure_working_db(settings: Settings) -> Recovery | None:
@@ -140,7 +141,8 @@ def ensure_working_db(settings: Settings) -> Recovery | None:
     if problem != "missing":
         recovery.moved_to = _move_aside(settings.working_db)
     recovery.from_published = _restore_published(settings)
-    dbt_state.fingerprint_file(settings).unlink(missing_ok=True)  # the marts are rebuilt in full next
+    if not recovery.from_published:  # the restored copy's marts match its raw tables; a new database has none
+        dbt_state.fingerprint_file(settings).unlink(missing_ok=True)
     recovery.replayed, recovery.skipped = replay_landings(settings)
     return recovery
 

@@ -254,7 +254,7 @@ def bad_value_refresh(settings: Settings, server: FixtureServer) -> FaultResult:
         again = ingest_source(SOURCES["litellm"], Settings.from_env(), HttpClient(FAST_HTTP), run_id="fault:again")
     with duckdb.connect(str(settings.published_db), read_only=True) as connection:
         fresh = dict(connection.execute("select source, not is_stale from marts.source_status").fetchall())
-    line = next((line for line in out.splitlines() if "RecursionError" in line and "litellm" in line), "")
+    line = next((line for line in out.splitlines() if line.startswith("litellm: ") and "RecursionError" in line), "")
     passed = (code == 0 and fresh.get("openrouter") and bool(line) and again.status == "rejected"
               and "rejected before" in (again.message or ""))
     unchanged = _litellm_marts(settings) == litellm_before
@@ -280,7 +280,7 @@ def recover_from_published(settings: Settings, server: FixtureServer) -> FaultRe
     code, _, err = run_cli("refresh", "--offline")
     line = next((line for line in err.splitlines() if line.startswith("recovery:")), "")
     azure = _azure_rows(settings)
-    passed = code == 0 and "published copy" in line and azure > 0
+    passed = code == 0 and "rebuilt from the published copy" in line and azure > 0
     _FINGERPRINTS["recovered"] = mart_fingerprints(settings.published_db)
     return result("working database damaged (header overwritten)", "warehouse",
                   "recovered" if passed else "FAILED", f"{line} ({azure} live azure rows in the marts)",
@@ -297,7 +297,7 @@ def recover_from_landing(settings: Settings, server: FixtureServer) -> FaultResu
     line = next((line for line in err.splitlines() if line.startswith("recovery:")), "")
     aside.unlink(missing_ok=True)
     same = code == 0 and mart_fingerprints(settings.published_db) == _FINGERPRINTS.get("recovered")
-    passed = code == 0 and "landing/" in line and _azure_rows(settings) > 0
+    passed = code == 0 and "rebuilt from landing/" in line and _azure_rows(settings) > 0
     return result("working database damaged and no published copy", "warehouse",
                   "rebuilt from landing/" if passed else "FAILED", line,
                   lost(before, raw_rows(settings.working_db)), "no" if same else "YES", passed and same)
