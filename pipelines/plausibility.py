@@ -61,11 +61,23 @@ def check_batch(connection: duckdb.DuckDBPyConnection, source_id: str, kind: str
             "select count(*), max(observed_at) from plausibility_current").fetchone()
         incoming = connection.execute(
             f"select count(*) from (select distinct scope, {keys} from {rows_relation})").fetchone()[0]
-        if current >= MIN_CURRENT_OFFERS and incoming < DROP_SHARE * current:
+        if current >= MIN_CURRENT_OFFERS and incoming < DROP_SHARE * current \
+                and not _shared_scope(connection, source_id, rows_relation):
             return Suspicion("offer_drop", current, incoming, state_observed_at=newest)
         return _uniform_move(connection, kind, rows_relation, current, incoming, newest)
     finally:
         connection.execute("drop table if exists plausibility_current")
+
+
+def _shared_scope(connection, source_id: str, rows_relation: str) -> bool:
+    """True when one payload holds only part of its scope (pages of a listing, one query of several): the newest
+    snapshot of a scope was made of several payloads. Then a page's offer count says nothing about a drop."""
+    return connection.execute(
+        f"""select coalesce(max(payloads), 0) > 1 from (
+                select scope, count(distinct sha256) as payloads from raw.snapshots
+                where source = $source and scope in (select distinct scope from {rows_relation})
+                group by scope, observed_at
+                qualify observed_at = max(observed_at) over (partition by scope))""", {"source": source_id}).fetchone()[0]
 
 
 def _uniform_move(connection, kind: str, rows_relation: str, current: int, incoming: int, newest) -> Suspicion | None:
