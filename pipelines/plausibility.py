@@ -77,7 +77,8 @@ def _shared_scope(connection, source_id: str, rows_relation: str) -> bool:
                 select scope, count(distinct sha256) as payloads from raw.snapshots
                 where source = $source and scope in (select distinct scope from {rows_relation})
                 group by scope, observed_at
-                qualify observed_at = max(observed_at) over (partition by scope))""", {"source": source_id}).fetchone()[0]
+                qualify observed_at = max(observed_at) over (partition by scope))""",
+        {"source": source_id}).fetchone()[0]
 
 
 def _uniform_move(connection, kind: str, rows_relation: str, current: int, incoming: int, newest) -> Suspicion | None:

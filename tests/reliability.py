@@ -240,7 +240,7 @@ def _full_backlog_port() -> int:
 def run_suite(data_dir: Path) -> tuple[list[FaultResult], bool]:
     """Build the bundled warehouse, run every fault, rebuild, and say whether the price marts changed."""
     from pipelines.cli import main as margins
-    from tests.reliability_scenarios import run_scenarios
+    from tests.reliability_scenarios import FIRST, REST, run_scenarios
 
     environment = {"MARGINS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
                    "MARGINS_SKYPILOT_CLOUDS": "aws"}
@@ -252,8 +252,9 @@ def run_suite(data_dir: Path) -> tuple[list[FaultResult], bool]:
             results = [run_fault(fault, server, settings) for fault in FAULTS if fault.expected != "ok"]
             assert margins(["refresh", "--offline"]) == 0, "rebuild after the faults failed"
             marts_changed = mart_fingerprints(settings.published_db) != baseline
+            results += run_scenarios(settings, server, FIRST)
             results += [run_fault(fault, server, settings) for fault in FAULTS if fault.expected == "ok"]
-            results += run_scenarios(settings, server)
+            results += run_scenarios(settings, server, REST)
     return results, marts_changed
 
 
