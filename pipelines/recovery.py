@@ -105,7 +105,7 @@ def database_problem(path: Path, read_only: bool = True) -> str | None:
                 if table in tables:
                     connection.execute(f"select sum(hash(t)) from raw.{table} as t").fetchall()
     except duckdb.Error as error:
-        return f"damaged ({_first_line(error)})"
+        return f"damaged ({_first_line(error).replace(str(path), path.name)})"
     return None
 
 
