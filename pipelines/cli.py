@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.lake import LakeError
+from pipelines.recovery import dagster_instance_problem, prepare_refresh
 from pipelines.settings import AsOfError, Settings
-from pipelines.warehouse import WarehouseLockedError, connect_published, writer_lock
+from pipelines.warehouse import WarehouseLockedError, connect_published, describe_query_error, writer_lock
 
 if TYPE_CHECKING:
     from dagster import AssetKey, Definitions
@@ -44,6 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    try:
+        return _run(args)
+    except Exception as error:
+        problem = dagster_instance_problem(error, os.environ.get("DAGSTER_HOME"))
+        if problem is None:
+            raise
+        print(f"margins: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except WarehouseLockedError as error:
@@ -74,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no network: bundled snapshots only (same as MARGINS_OFFLINE=1)")
     refresh.add_argument("--sources", help="comma-separated source ids to fetch (default: all)")
     refresh.add_argument("--strict", action="store_true",
-                         help="exit 1 if any attempted source failed or was rejected")
+                         help="exit 1 if any attempted source failed, was rejected or held as suspect")
     refresh.add_argument("--as-of", metavar="YYYY-MM-DD",
                          help="build the warehouse as of this UTC day, ignoring later observations "
                               "(same as MARGINS_AS_OF; default: today in UTC)")
@@ -147,8 +160,11 @@ def run_refresh(args: argparse.Namespace) -> int:
           f"{' (offline)' if settings.offline else ''}", file=sys.stderr)
     log_path = settings.data_dir / "logs" / f"refresh-{datetime.now():%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with writer_lock(settings), open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = _execute_refresh(settings, selected, report=args.report)
+    with writer_lock(settings):
+        for line in prepare_refresh(settings):
+            print(line, file=sys.stderr)
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            result = _execute_refresh(settings, selected, report=args.report)
     print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
     outcomes = _source_outcomes(result)
     built = result.success
@@ -157,10 +173,12 @@ def run_refresh(args: argparse.Namespace) -> int:
     if lake_note:
         print(lake_note, file=sys.stderr if lake_note.startswith("margins:") else sys.stdout)
     if not built:
+        for line in failure_lines(result):
+            print(f"margins: {line}", file=sys.stderr)
         if not lake_note.startswith("margins:"):
             print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
         return EXIT_FAILED
-    if args.strict and any(o["status"] in ("failed", "rejected") for o in outcomes.values()):
+    if args.strict and any(o["status"] in ("failed", "rejected", "suspect") for o in outcomes.values()):
         return EXIT_FAILED
     return EXIT_OK
 
@@ -297,10 +315,25 @@ def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> N
                       _fmt(status[1]), "stale" if status[2] else "fresh", _short(outcome.get("message") or "")])
     print(render_table(["source", "status", "new rows", "quarantined", "newest observation", "staleness",
                         "message"], table))
+    payload_lines = [line for outcome in outcomes.values() for line in outcome.get("payload_lines") or []]
+    if payload_lines:
+        print()
+        print(render_table(["payload not applied, or worth a word"], [[line] for line in payload_lines]))
     if mart_counts:
         print()
         print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
     print(f"\n{'published' if built else 'NOT published'}: {settings.published_db} ({seconds:.1f} s)")
+
+
+def failure_lines(result) -> list[str]:
+    """One line per failed step of a run (e.g. a publish refused for lack of disk space)."""
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            text = (error.message if error else "failed").strip().splitlines()
+            lines.append(f"{event.step_key}: {text[0] if text else 'failed'}"[:300])
+    return lines
 
 
 def _short(message: str, limit: int = 110) -> str:
@@ -327,7 +360,7 @@ def run_sql(args: argparse.Namespace) -> int:
         try:
             cursor = connection.execute(args.query)
         except duckdb.Error as error:
-            print(f"margins sql: {error}", file=sys.stderr)
+            print(f"margins sql: {describe_query_error(error)}", file=sys.stderr)
             return EXIT_FAILED
         columns = [item[0] for item in cursor.description or []]
         rows = cursor.fetchall()
@@ -379,12 +412,19 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import duckdb
+
     from pipelines.export import export_parquet
 
     settings = Settings.from_env()
     if not settings.published_db.exists():
         connect_published(settings)
-    written = export_parquet(settings.published_db, Path(args.parquet))
+    try:
+        written = export_parquet(settings.published_db, Path(args.parquet))
+    except (OSError, duckdb.Error) as error:
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"margins export: cannot write Parquet to {args.parquet}: {detail}", file=sys.stderr)
+        return EXIT_FAILED
     print(render_table(["mart", "rows"], [list(row) for row in written]))
     print(f"\nParquet written to {Path(args.parquet).resolve()}")
     return EXIT_OK
@@ -460,12 +500,22 @@ def format_rows(columns: list[str], rows: list[tuple], output_format: str) -> st
 
 
 def render_table(columns: list[str], rows: list[list[Any]]) -> str:
-    cells = [[_fmt(value) for value in row] for row in rows]
+    cells = [[printable(_fmt(value)) for value in row] for row in rows]
+    columns = [printable(str(column)) for column in columns]
     widths = [max([len(str(column))] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
     line = "  ".join(str(column).ljust(width) for column, width in zip(columns, widths, strict=True))
     rule = "  ".join("-" * width for width in widths)
     body = ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
     return "\n".join([line, rule, *body])
+
+
+# Control characters (and bidirectional overrides) in data would move the cursor or recolour the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal table: control characters shown as escapes (\\x1b, \\n, \\u202e)."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def _fmt(value: Any) -> str:

@@ -79,7 +79,12 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+    text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
     return re.sub(r"(?i)((?:api_?key|key|token|access_token)=)[^&\s]+", r"\1***", text)
+
+
+# the password of a URL's user info (scheme://user:password@host): never stored, logged or printed
+_USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^@/\s]*@")
 
 
 class HttpClient:

@@ -2,13 +2,16 @@
 
 Each payload is loaded in one transaction: its fetch-log row, its parsed rows as changes against the
 snapshots around it (pipelines/changes.py), its quarantined rows and the snapshots it adds. A payload
-that fails parsing or the batch suite is rejected whole; the landed file stays and the source keeps serving
-its last good data.
+that fails parsing or the batch suite, or raises anything at all while parsed, validated or loaded, is rejected
+whole (recorded, so the same bytes are not parsed again); the landed file stays and the source keeps serving its
+last good data. A live batch far from the current state (pipelines/plausibility.py) is held as suspect until a
+second fetch confirms it.
 A failing source never raises: it reports its status, so the other sources and the build go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field, replace
@@ -19,9 +22,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines import plausibility
 from pipelines.changes import record_changes, stage_known_payload
-from pipelines.http import FetchError, HttpClient
-from pipelines.landing import land
+from pipelines.http import FetchError, HttpClient, redact
+from pipelines.landing import land, record_landing
 from pipelines.settings import Settings
 from pipelines.sources.base import (
     COLUMNS_BY_KIND,
@@ -43,19 +47,22 @@ class PayloadOutcome:
     name: str
     mode: str
     sha256: str
-    status: str                 # ok | rejected
+    status: str                 # ok | rejected | suspect (held until a second fetch confirms it)
     is_new: bool
     rows: int = 0
     quarantined: int = 0
     error: str | None = None
     suite: SuiteResult | None = None
     reject_samples: list[Reject] = field(default_factory=list)
+    note: str | None = None     # e.g. a held batch confirmed, a damaged landed file replaced
+    suspicion: plausibility.Suspicion | None = None
+    confirms: str | None = None  # sha256 of the held batch this one confirms
 
 
 @dataclass
 class SourceOutcome:
     source: str
-    status: str = "ok"          # ok | bundled | failed | rejected | skipped
+    status: str = "ok"          # ok | bundled | failed | rejected | suspect | skipped
     message: str | None = None
     payloads: list[PayloadOutcome] = field(default_factory=list)
 
@@ -71,9 +78,30 @@ class SourceOutcome:
     def rejected(self) -> list[PayloadOutcome]:
         return [p for p in self.payloads if p.status == "rejected"]
 
+    @property
+    def suspect(self) -> list[PayloadOutcome]:
+        return [p for p in self.payloads if p.status == "suspect"]
+
+    def payload_lines(self) -> list[str]:
+        """One line per payload that was rejected, held or needs a word (for the summary table)."""
+        return [p.error or f"{self.source}: {p.name}: {p.note}" for p in self.payloads if p.status != "ok" or p.note]
+
 
 def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: str) -> SourceOutcome:
+    """Never raises for anything the source or its data does: an unexpected error fails this source alone."""
     outcome = SourceOutcome(source.id)
+    try:
+        return _ingest(source, settings, http, run_id, outcome)
+    except Exception as error:  # noqa: BLE001 - one source's fault must not stop the other sources or the build
+        message = redact(f"{source.id}: {type(error).__name__}: {_first_line(error)}")
+        outcome.status, outcome.message = "failed", message
+        with contextlib.suppress(Exception):
+            _log_attempt(settings, source.id, run_id, "error", message)
+        return outcome
+
+
+def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
+            outcome: SourceOutcome) -> SourceOutcome:
     with writer_lock(settings), connect_working(settings) as connection:
         first_time = not _has_landed(connection, source.id)
     if settings.offline or first_time:
@@ -101,6 +129,11 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
     if outcome.rejected and outcome.status != "failed":
         outcome.status = "rejected"
         outcome.message = "; ".join(p.error or "" for p in outcome.rejected)
+    elif outcome.suspect and outcome.status != "failed":
+        outcome.status = "suspect"
+        outcome.message = "; ".join(p.error or "" for p in outcome.suspect)
+    elif not outcome.message and any(p.note for p in outcome.payloads):
+        outcome.message = "; ".join(p.note for p in outcome.payloads if p.note)
     return outcome
 
 
@@ -109,39 +142,103 @@ def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -
         outcome.payloads.append(load_payload(source, settings, payload, run_id))
 
 
-def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str) -> PayloadOutcome:
+def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str, journal: bool = True,
+                 fetch_id: str | None = None, fetched_at: datetime | None = None) -> PayloadOutcome:
+    """Land one payload, then parse, validate and load it in one transaction.
+
+    When replaying the landing journal (pipelines/recovery.py), ``journal=False`` and the entry's own fetch id and
+    time are passed, so a replayed fetch is the same fetch.
+    """
     landed = land(settings, source.id, payload)
     if payload.path is not None:  # landing moved a streamed download: parse the landed file
         payload = replace(payload, path=landed.path)
-    fetched_at = datetime.now(UTC)
-    observed_at = payload.observed_at or fetched_at
+    fetched_at = fetched_at or datetime.now(UTC)
+    fetch_id = fetch_id or str(uuid.uuid4())
+    if journal:
+        record_landing(settings, source.id, payload, landed.sha256, fetch_id, fetched_at)
     with writer_lock(settings), connect_working(settings) as connection:
-        known = connection.execute(
-            "select parse_status, rows from raw.payloads where source = ? and sha256 = ?",
-            [source.id, landed.sha256]).fetchone()
-        result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok", is_new=known is None)
-        if known is None:
-            validated = _parse_and_validate(source, payload, result, _previous_rows(connection, source.id, payload))
-        else:
-            validated = None
-            result.rows = known[1] or 0
-            if known[0] == "rejected":
-                result.status = "rejected"
-                result.error = (f"{source.id}: {payload.name}: payload was rejected before "
-                                f"(sha256 {landed.sha256[:12]})")
-        connection.execute("begin transaction")
-        try:
-            fetch_id = _insert_fetch(connection, source.id, payload, landed, fetched_at, observed_at, run_id,
-                                     result)
-            if validated is not None:
-                _insert_payload(connection, source, payload, landed, fetched_at, result, validated)
-            if result.status == "ok":
-                _record_rows(connection, source, payload, landed.sha256, observed_at, fetch_id, validated)
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
+        return _load_landed(connection, source, payload, landed, fetch_id, fetched_at, run_id)
+
+
+def _load_landed(connection, source: Source, payload: Payload, landed, fetch_id: str, fetched_at: datetime,
+                 run_id: str) -> PayloadOutcome:
+    observed_at = payload.observed_at or fetched_at
+    known = connection.execute(
+        "select parse_status, rows from raw.payloads where source = ? and sha256 = ?",
+        [source.id, landed.sha256]).fetchone()
+    # a batch held as suspect was never applied: if this fetch confirms it, its rows are new now
+    result = PayloadOutcome(payload.name, payload.mode, landed.sha256, "ok",
+                            is_new=known is None or known[0] == "suspect")
+    if landed.repaired:
+        result.note = f"landed file {landed.sha256[:12]} was damaged (sha256 mismatch); replaced by this fetch"
+    validated = None
+    if known is None or known[0] == "suspect":
+        validated = _parse_and_validate(source, payload, result)
+        if result.status == "ok" and payload.mode == "live":
+            _judge_plausibility(connection, source, payload, landed.sha256, validated, result)
+    else:
+        result.rows = known[1] or 0
+        if known[0] == "rejected":
+            result.status = "rejected"
+            result.error = (f"{source.id}: {payload.name}: payload was rejected before "
+                            f"(sha256 {landed.sha256[:12]})")
+    try:
+        _write(connection, source, payload, landed, fetch_id, fetched_at, observed_at, run_id, result, validated,
+               known is None)
+    except duckdb.Error as error:
+        # a value no row rule foresaw would not load: reject the payload, keep the fetch on record
+        result.status = "rejected"
+        result.error = f"{source.id}: {payload.name}: could not be loaded: {_first_line(error)}"
+        validated = Validated([], [Reject("loadable_batch", result.error, {"payload": payload.name})])
+        _write(connection, source, payload, landed, fetch_id, fetched_at, observed_at, run_id, result, validated,
+               known is None)
     return result
+
+
+def _write(connection, source, payload, landed, fetch_id, fetched_at, observed_at, run_id, result, validated,
+           is_new: bool) -> None:
+    connection.execute("begin transaction")
+    try:
+        _insert_fetch(connection, fetch_id, source.id, payload, landed, fetched_at, observed_at, run_id, result)
+        if validated is not None:
+            _upsert_payload(connection, source, payload, landed, fetched_at, result, validated, is_new)
+        if result.status == "suspect":
+            plausibility.hold(connection, source.id, payload.name, landed.sha256, result.suspicion, fetched_at)
+        if result.status == "ok":
+            if result.confirms:
+                plausibility.confirm(connection, source.id, payload.name, landed.sha256, fetched_at)
+            _record_rows(connection, source, payload, landed.sha256, observed_at, fetch_id, validated)
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+
+
+def _judge_plausibility(connection, source: Source, payload: Payload, sha256: str, validated: Validated,
+                        result: PayloadOutcome) -> None:
+    """Hold the batch as suspect when it is far from the current state, unless it confirms a held one."""
+    if not validated.rows:
+        return
+    connection.register("plausibility_rows", _rows_frame(source, validated.rows))
+    try:
+        suspicion = plausibility.check_batch(connection, source.id, source.kind, "plausibility_rows")
+    finally:
+        connection.unregister("plausibility_rows")
+    if suspicion is None:
+        return
+    held = plausibility.held_match(connection, source.id, payload.name, sha256, suspicion)
+    if held is not None:
+        result.confirms = held
+        result.note = f"{suspicion.describe()}: confirmed by a second fetch, applied"
+        return
+    result.status, result.suspicion = "suspect", suspicion
+    result.error = (f"{source.id}: {payload.name}: held as suspect, not applied: {suspicion.describe()}; "
+                    f"a second fetch of the same shape confirms it")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
 
 
 @dataclass
@@ -150,17 +247,22 @@ class Validated:
     rejects: list[Reject]             # rows (or the whole payload) for raw.quarantine
 
 
-def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome,
-                        previous_rows: int | None) -> Validated:
+def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome) -> Validated:
     try:
-        batch = source.parse(payload)
-    except ParseError as error:
-        result.status, result.error = "rejected", f"{source.id}: {error}"
-        return Validated([], [Reject("parseable_payload", str(error), {"payload": payload.name})])
+        return _checked_batch(source, payload, result)
+    except Exception as error:  # noqa: BLE001 - any fault in one payload rejects that payload only
+        kind = "" if isinstance(error, ParseError) else f"{type(error).__name__}: "
+        reason = f"{kind}{_first_line(error)}"
+        result.status, result.suite = "rejected", None
+        result.error = f"{source.id}: {payload.name}: {reason}" if kind else f"{source.id}: {reason}"
+        return Validated([], [Reject("parseable_payload", reason, {"payload": payload.name})])
+
+
+def _checked_batch(source: Source, payload: Payload, result: PayloadOutcome) -> Validated:
+    batch = source.parse(payload)
     screened = screen_rows(source.kind, batch.rows)
     rejects = batch.rejects + screened.rejects
-    min_rows = previous_rows // 2 if previous_rows else None
-    result.suite = validate_batch(source.kind, screened.rows, source.id, min_rows=min_rows)
+    result.suite = validate_batch(source.kind, screened.rows, source.id)
     result.quarantined = len(rejects)
     result.reject_samples = rejects[:REJECT_SAMPLES]
     if not result.suite.success:
@@ -171,32 +273,24 @@ def _parse_and_validate(source: Source, payload: Payload, result: PayloadOutcome
     return Validated(screened.rows, rejects)
 
 
-def _previous_rows(connection: duckdb.DuckDBPyConnection, source_id: str, payload: Payload) -> int | None:
-    """Rows of the previous live fetch of the same payload (same cloud/region list), for the row-count rule."""
-    if payload.mode != "live":
-        return None
-    row = connection.execute(
-        """select rows_parsed from raw.fetch_log
-           where source = ? and payload_name = ? and mode = 'live' and status = 'ok'
-           order by fetched_at desc limit 1""", [source_id, payload.name]).fetchone()
-    return row[0] if row else None
-
-
-def _insert_fetch(connection, source_id, payload, landed, fetched_at, observed_at, run_id, result) -> str:
-    fetch_id = str(uuid.uuid4())
+def _insert_fetch(connection, fetch_id, source_id, payload, landed, fetched_at, observed_at, run_id,
+                  result) -> None:
     connection.execute(
         "insert into raw.fetch_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [fetch_id, run_id, source_id, payload.name, payload.url, payload.mode, result.status, fetched_at,
-         observed_at, landed.sha256, landed.bytes, result.rows, result.quarantined, result.error])
-    return fetch_id
+        [fetch_id, run_id, source_id, payload.name, redact(payload.url) if payload.url else None, payload.mode,
+         result.status, fetched_at, observed_at, landed.sha256, landed.bytes, result.rows, result.quarantined,
+         _safe_text(redact(result.error)) if result.error else None])
 
 
-def _insert_payload(connection, source, payload, landed, fetched_at, result, validated: Validated) -> None:
+def _upsert_payload(connection, source, payload, landed, fetched_at, result, validated: Validated,
+                    is_new: bool) -> None:
+    status = {"ok": "parsed", "suspect": "suspect"}.get(result.status, "rejected")
     connection.execute(
-        "insert into raw.payloads values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [source.id, landed.sha256, payload.name, str(landed.path), landed.bytes,
-         "parsed" if result.status == "ok" else "rejected", result.rows, fetched_at])
-    _insert_quarantine(connection, source.id, landed.sha256, validated.rejects, fetched_at)
+        """insert into raw.payloads values (?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (source, sha256) do update set parse_status = excluded.parse_status, rows = excluded.rows""",
+        [source.id, landed.sha256, payload.name, str(landed.path), landed.bytes, status, result.rows, fetched_at])
+    if is_new:
+        _insert_quarantine(connection, source.id, landed.sha256, validated.rejects, fetched_at)
 
 
 def _record_rows(connection: duckdb.DuckDBPyConnection, source: Source, payload: Payload, sha256: str,
@@ -236,8 +330,8 @@ def _insert_quarantine(connection, source_id: str, sha256: str, rejects: list[Re
     if rejects:
         connection.executemany(
             "insert into raw.quarantine values (?, ?, ?, ?, ?, ?)",
-            [[source_id, sha256, json.dumps(_jsonable(r.row), default=str)[:10000], r.rule, r.reason[:1000],
-              landed_at] for r in rejects])
+            [[source_id, sha256, json.dumps(_jsonable(r.row), default=str)[:10000], r.rule,
+              _safe_text(r.reason)[:1000], landed_at] for r in rejects])
 
 
 def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, message: str) -> None:
@@ -245,7 +339,7 @@ def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, m
         connection.execute(
             "insert into raw.fetch_log (fetch_id, run_id, source, mode, status, fetched_at, error) "
             "values (?, ?, ?, 'live', ?, ?, ?)",
-            [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), message])
+            [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), _safe_text(redact(message))])
 
 
 def _previous_fetches(settings: Settings, source_id: str) -> PreviousFetches:
@@ -261,6 +355,11 @@ def _has_landed(connection: duckdb.DuckDBPyConnection, source_id: str) -> bool:
     return connection.execute(
         "select count(*) from raw.payloads where source = ? and parse_status = 'parsed'", [source_id]
     ).fetchone()[0] > 0
+
+
+def _safe_text(text: str) -> str:
+    """Text that can be stored: a lone surrogate (from a bad \\u escape in a payload) becomes its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _sql_value(value: Any) -> Any:

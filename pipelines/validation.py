@@ -36,16 +36,50 @@ DERIVED_COLUMNS = {"gpu": ("gpu_name_key",), "token": ()}
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds" / "reference"
 KEY_COLUMNS = {"gpu": ("scope", "provider", "gpu_name", "pricing_type"), "token": ("scope", "provider",
                                                                                  "source_model_key")}
+# The largest magnitude each numeric column of raw.*_observations holds (decimal(18, 6), decimal(8, 3), bigint):
+# a value past it is a row-level reject, never an overflow while loading the batch.
+DECIMAL_18_6 = Decimal("1e12")
+COLUMN_LIMITS = {
+    "usd_per_hour": DECIMAL_18_6, "usd_per_gpu_hour": DECIMAL_18_6, "gpu_count": Decimal("1e5"),
+    "gpu_memory_gb": Decimal("1e300"), "long_context_threshold_tokens": Decimal(2**63 - 1),
+    "max_input_tokens": Decimal(2**63 - 1), **{column: DECIMAL_18_6 for column in (
+        "usd_per_1m_input", "usd_per_1m_output", "usd_per_1m_cached_input", "usd_per_1m_cache_write",
+        "usd_per_1m_batch_input", "usd_per_1m_batch_output", "usd_per_1m_input_long_context",
+        "usd_per_1m_output_long_context")},
+}
 
 
 def row_violations(kind: str, row: dict[str, Any]) -> list[tuple[str, str]]:
     """(rule, reason) for every row rule the row breaks."""
     problems = [("not_null_key", f"{column} is empty") for column in KEY_COLUMNS[kind]
                 if row.get(column) in (None, "")]
+    problems += type_violations(row)
+    if problems:  # a value that does not fit its column: the range rules below may not even compare it
+        return problems
     if kind == "gpu":
         problems += _gpu_violations(row)
     else:
         problems += _token_violations(row)
+    return problems
+
+
+def type_violations(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Values that would not load into their raw column: text that is not valid unicode (a lone surrogate from a
+    bad \\u escape), numbers past the column's range, non-numbers in numeric columns."""
+    problems = []
+    for column, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(("valid_text", f"{column} is not valid unicode: {ascii(value)[:80]}"))
+        elif column in COLUMN_LIMITS and value is not None:
+            try:
+                fits = abs(Decimal(value)) < COLUMN_LIMITS[column]
+            except (ArithmeticError, TypeError, ValueError):
+                fits = False
+            if not fits:
+                problems.append(("fits_column_type", f"{column} = {str(value)[:40]} does not fit the column"))
     return problems
 
 

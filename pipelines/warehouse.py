@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.diskspace import ensure_free_space
 from pipelines.settings import Settings
 
 RAW_DDL = """
@@ -112,6 +113,23 @@ create table if not exists raw.quarantine (
     reason varchar not null,
     landed_at timestamptz not null
 );
+-- Live batches held as suspect by pipelines/plausibility.py (and when a second fetch confirmed them).
+create table if not exists raw.suspect_batches (
+    source varchar not null,
+    sha256 varchar not null,
+    payload_name varchar,
+    reason varchar not null,          -- offer_drop | uniform_move
+    current_offers bigint not null,   -- offers in the current state of the batch's scopes
+    incoming_offers bigint not null,  -- offers in the batch
+    matched_offers bigint,            -- offers priced in both (uniform_move)
+    moved_offers bigint,              -- of those, offers whose price moved by the factor (uniform_move)
+    factor double,                    -- the median price ratio (uniform_move)
+    state_observed_at timestamptz,    -- the newest snapshot of the current state
+    held_at timestamptz not null,
+    confirmed_at timestamptz,         -- when a second fetch confirmed it (then it was applied)
+    confirmed_by_sha256 varchar,
+    primary key (source, sha256)
+);
 """
 
 _held = threading.local()
@@ -193,17 +211,43 @@ def publish(settings: Settings) -> Path:
     with duckdb.connect(str(settings.working_db)) as connection:
         connection.execute("checkpoint")
     target = settings.published_db
+    ensure_free_space(target.parent, settings.working_db.stat().st_size, "publish the warehouse")
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(settings.working_db, temp)
-    with open(temp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    try:
+        shutil.copyfile(settings.working_db, temp)
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a partial copy (e.g. the disk filled up) must not stay behind
+        raise
     return target
 
 
+# A reader's connection can touch nothing but the published file: no other file is read or written (COPY,
+# read_csv, ATTACH, EXPORT), no extension is installed or loaded, and no setting can be changed back.
+READER_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def connect_published(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Open the published copy read-only; a clear error when nothing was published yet."""
+    """Open the published copy read-only, sealed (READER_CONFIG); a clear error when nothing was published yet."""
     if not settings.published_db.exists():
         raise FileNotFoundError(
             f"no published warehouse at {settings.published_db}: run `margins refresh` (or `make run`) first")
-    return duckdb.connect(str(settings.published_db), read_only=True)
+    return duckdb.connect(str(settings.published_db), read_only=True, config=READER_CONFIG)
+
+
+def describe_query_error(error: duckdb.Error) -> str:
+    """One line for a failed reader query; a refusal by READER_CONFIG says what the door does not allow."""
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    refused = isinstance(error, duckdb.PermissionException) or "configuration has been locked" in detail \
+        or "read-only mode" in detail
+    if refused:
+        return (f"refused: the warehouse is open read-only, and queries may not read or write other files, "
+                f"attach databases, install or load extensions or change settings ({detail})")
+    return detail

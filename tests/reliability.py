@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -53,6 +55,7 @@ class FaultResult:
     message: str
     rows_lost: int
     passed: bool
+    marts: str | None = None    # measured by the fault itself (round-two scenarios); else the suite's rebuild
 
 
 def _litellm() -> bytes:
@@ -70,6 +73,49 @@ def _aws_csv() -> bytes:
 def _with_litellm_entry(extra: str) -> bytes:
     text = _litellm().decode()
     return ("{\n" + extra + ",\n" + text.lstrip()[1:]).encode()
+
+
+def _with_openrouter_model(model: dict) -> bytes:
+    document = json.loads(_openrouter())
+    document["data"].insert(0, model)
+    return json.dumps(document).encode()
+
+
+def _litellm_entries(keep: Callable[[str, dict], bool], change: Callable[[dict], None] | None = None) -> bytes:
+    """The real LiteLLM file with only the entries ``keep`` accepts, each changed by ``change``."""
+    document = json.loads(_litellm(), parse_float=Decimal)
+    entries = {key: entry for key, entry in document.items() if keep(key, entry)}
+    for entry in entries.values():
+        if change:
+            change(entry)
+    return json.dumps(entries, default=str, indent=4).encode()
+
+
+def _first_chat_models(count: int) -> Callable[[str, dict], bool]:
+    chosen: list[str] = []
+
+    def keep(key: str, entry: dict) -> bool:
+        if len(chosen) < count and isinstance(entry, dict) and entry.get("mode") == "chat" \
+                and "input_cost_per_token" in entry:
+            chosen.append(key)
+            return True
+        return False
+    return keep
+
+
+def _halve_prices(entry: dict) -> None:
+    if isinstance(entry, dict):
+        for field_name, value in list(entry.items()):
+            if "cost_per_token" in field_name and isinstance(value, Decimal | int) and not isinstance(value, bool):
+                entry[field_name] = value / 2
+
+
+def _every_entry(key: str, entry: dict) -> bool:
+    return True
+
+
+DEEP_JSON = ('"deeply-nested": {"litellm_provider": "openai", "mode": "chat", "x": '
+             + "[" * 100_000 + "]" * 100_000 + "}")
 
 
 FAULTS = (
@@ -109,6 +155,28 @@ FAULTS = (
           "failed"),
     Fault("unknown GPU spelling", "skypilot",
           lambda: [Reply(200, _aws_csv().replace(b",H100,", b",Zorp-9000,"))], "ok"),
+    # round two (issue 14): one bad value is a row reject or rejects its payload, never the refresh
+    Fault("price that overflows (1e308, quarantined)", "litellm",
+          lambda: [Reply(200, _with_litellm_entry(
+              '"example-overflow": {"litellm_provider": "openai", "mode": "chat", '
+              '"input_cost_per_token": 1e308, "output_cost_per_token": 1e308}'))], "ok"),
+    Fault("invalid unicode escape in a key (quarantined)", "litellm",
+          lambda: [Reply(200, _with_litellm_entry(
+              '"example-\\ud800-key": {"litellm_provider": "openai", "mode": "chat", '
+              '"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}'))], "ok"),
+    Fault("integer overflow on load (quarantined)", "litellm",
+          lambda: [Reply(200, _with_litellm_entry(
+              '"example-context": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 1e30, '
+              '"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}'))], "ok"),
+    Fault("timestamp out of range (quarantined)", "openrouter",
+          lambda: [Reply(200, _with_openrouter_model(
+              {"id": "example/out-of-range", "context_length": 8192, "expiration_date": 1e20,
+               "pricing": {"prompt": "0.000001", "completion": "0.000002"}}))], "ok"),
+    Fault("JSON nested 100,000 deep", "litellm", lambda: [Reply(200, _with_litellm_entry(DEEP_JSON))], "rejected"),
+    Fault("collapsed file (valid JSON, 7 entries)", "litellm",
+          lambda: [Reply(200, _litellm_entries(_first_chat_models(7)))], "suspect"),
+    Fault("every price halved at once", "litellm",
+          lambda: [Reply(200, _litellm_entries(_every_entry, _halve_prices))], "suspect"),
 )
 
 
@@ -172,6 +240,7 @@ def _full_backlog_port() -> int:
 def run_suite(data_dir: Path) -> tuple[list[FaultResult], bool]:
     """Build the bundled warehouse, run every fault, rebuild, and say whether the price marts changed."""
     from pipelines.cli import main as margins
+    from tests.reliability_scenarios import FIRST, REST, run_scenarios
 
     environment = {"MARGINS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
                    "MARGINS_SKYPILOT_CLOUDS": "aws"}
@@ -183,7 +252,9 @@ def run_suite(data_dir: Path) -> tuple[list[FaultResult], bool]:
             results = [run_fault(fault, server, settings) for fault in FAULTS if fault.expected != "ok"]
             assert margins(["refresh", "--offline"]) == 0, "rebuild after the faults failed"
             marts_changed = mart_fingerprints(settings.published_db) != baseline
+            results += run_scenarios(settings, server, FIRST)
             results += [run_fault(fault, server, settings) for fault in FAULTS if fault.expected == "ok"]
+            results += run_scenarios(settings, server, REST)
     return results, marts_changed
 
 
@@ -205,8 +276,8 @@ def render(results: list[FaultResult], marts_changed: bool) -> str:
     from pipelines.cli import render_table
 
     rows = [[r.fault, r.source, r.outcome, r.rows_lost,
-             "no" if not marts_changed or r.outcome == "ok" else "YES", "pass" if r.passed else "FAIL",
-             r.message[:90]] for r in results]
+             r.marts or ("no" if not marts_changed or r.outcome == "ok" else "YES"), "pass" if r.passed else "FAIL",
+             r.message[:120]] for r in results]
     return render_table(["fault", "source", "outcome", "rows lost", "marts changed", "result", "message"], rows)
 
 

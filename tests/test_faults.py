@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.reliability import FAULTS, render, run_suite
+from tests.reliability_scenarios import SCENARIOS
+
+# the suite builds a warehouse, rebuilds it and runs three more whole refreshes (isolation, two recoveries)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +18,8 @@ def suite(tmp_path_factory):
 
 def test_every_fault_in_the_issue_is_exercised(suite):
     results, _ = suite
-    assert len(results) == len(FAULTS) >= 19
+    assert len(results) == len(FAULTS) + len(SCENARIOS)
+    assert len(FAULTS) >= 27 and len(SCENARIOS) >= 12
 
 
 def test_every_fault_is_survived_with_a_message_naming_the_source_and_no_rows_lost(suite):
@@ -35,3 +40,15 @@ def test_duplicate_keys_and_absurd_prices_are_quarantined_not_loaded(suite):
     duplicate = by_name["duplicate keys (quarantined, neither loaded)"].message
     assert "1 quarantined" in duplicate and "3715 new rows" in duplicate  # gpt-4o, listed twice, is not loaded
     assert "1 quarantined" in by_name["absurd price (per-token vs per-1M slip)"].message
+
+
+def test_round_two_faults_are_survived_as_the_issue_expects(suite):
+    results, _ = suite
+    by_name = {result.fault: result for result in results}
+    for name in ("price that overflows (1e308, quarantined)", "invalid unicode escape in a key (quarantined)",
+                 "integer overflow on load (quarantined)", "timestamp out of range (quarantined)"):
+        assert by_name[name].outcome == "ok" and "1 quarantined" in by_name[name].message, by_name[name]
+    assert by_name["JSON nested 100,000 deep"].outcome == "rejected"
+    assert by_name["collapsed file (valid JSON, 7 entries)"].outcome == "suspect"
+    assert by_name["every price halved at once"].outcome == "suspect"
+    assert by_name["working database damaged and no published copy"].marts == "no"

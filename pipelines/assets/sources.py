@@ -24,6 +24,7 @@ from dagster import (
 from pipelines.freshness import upstream_freshness
 from pipelines.http import HttpClient
 from pipelines.ingest import SourceOutcome, ingest_source
+from pipelines.recovery import prepare_refresh
 from pipelines.resources import MarginsSettings
 from pipelines.settings import Settings
 from pipelines.sources import SOURCES
@@ -59,9 +60,13 @@ def build_source_asset(source: Source) -> AssetsDefinition:
         ],
     )
     def _source_asset(context: AssetExecutionContext, settings: MarginsSettings) -> MaterializeResult:
+        config = settings.settings()
+        with writer_lock(config):  # a run launched from the UI or the schedule sets things right too
+            for line in prepare_refresh(config):
+                context.log.warning(line)
         http = HttpClient()
         try:
-            outcome = ingest_source(source, settings.settings(), http, context.run.run_id)
+            outcome = ingest_source(source, config, http, context.run.run_id)
         finally:
             http.close()
         if outcome.message:
@@ -83,6 +88,7 @@ def outcome_metadata(outcome: SourceOutcome) -> dict:
         "new_rows": outcome.new_rows,
         "quarantined_rows": outcome.quarantined,
         "payload_table": MetadataValue.md(_payload_table(outcome)),
+        "payload_lines": outcome.payload_lines(),
     }
 
 

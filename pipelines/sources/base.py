@@ -77,8 +77,20 @@ class PreviousFetches:
         sha256 = self.sha256_by_url.get(url)
         if sha256 is None or not (self.landing_dir / sha256).exists():
             return None
+        if _file_sha256(self.landing_dir / sha256) != sha256:
+            return None  # the landed copy was damaged: download it again (landing replaces the file)
         return Payload(name=name, content=b"", mode="live", url=url, observed_at=observed_at,
                        path=self.landing_dir / sha256, sha256=sha256)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,13 @@ def decimal_or_none(value: Any) -> Decimal | None:
 
 
 def money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(MONEY_PLACES)
+    """Rounded to 6 places; ValueError (a row-level reject) for a number too large to hold, e.g. 1e308."""
+    if value is None:
+        return None
+    try:
+        return value.quantize(MONEY_PLACES)
+    except InvalidOperation:
+        raise ValueError(f"number out of range: {value:.3e}") from None
 
 
 def per_million(per_token: Decimal | None) -> Decimal | None:

@@ -102,7 +102,7 @@ def parse_price_map(content: bytes, name: str, scope: str = "full") -> ParsedBat
             continue
         try:
             batch.rows.append(_observation(key, entry, scope, observed_at=None))
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             batch.rejects.append(Reject("parseable_number", f"{key}: {exc}", {"key": key, **_plain(entry)}))
     if not batch.rows and not batch.rejects:
         raise ParseError(f"{name}: no priced models found (schema changed?)")
@@ -116,7 +116,7 @@ def parse_history(payload: Payload) -> ParsedBatch:
         try:
             batch.rows.append(_observation(row["model_key"], entry, HISTORY_SCOPE,
                                            observed_at=parse_timestamp(row["commit_date"])))
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             batch.rejects.append(Reject("parseable_number", f"{row['model_key']}: {exc}", dict(row)))
     return batch
 

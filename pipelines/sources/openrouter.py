@@ -54,7 +54,7 @@ class OpenRouterSource(Source):
         for model in models:
             try:
                 batch.rows.append(_observation(model))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, OSError) as exc:
                 batch.rejects.append(Reject("parseable_model", f"{exc}", {"model": str(model)[:2000]}))
         return batch
 

@@ -118,3 +118,27 @@ from (
     where suspect_reason is not null
 )
 group by source, provider, source_model_key, price_column, suspect_reason
+
+union all
+
+-- whole live batches held as suspect by the loader (a collapsed file, or most prices moved by one factor)
+select
+    'batch',
+    source,
+    cast(null as varchar),
+    payload_name,
+    case reason when 'offer_drop' then 'offer_count' else 'all_prices' end,
+    case reason when 'offer_drop' then cast(current_offers as decimal(18, 6)) end,
+    case reason when 'offer_drop' then cast(incoming_offers as decimal(18, 6)) end,
+    case reason
+        when 'offer_drop' then cast(incoming_offers as double) / nullif(current_offers, 0)
+        else factor
+    end,
+    state_observed_at,
+    held_at,
+    coalesce(confirmed_at, held_at),
+    case when is_confirmed then 2 else 1 end,
+    is_confirmed,
+    not is_confirmed,
+    'batch_' || reason
+from {{ ref('stg_suspect_batches') }}

@@ -20,8 +20,8 @@ per_source as (
         max(case when mode = 'live' and status <> 'skipped' then fetched_at end) as last_attempt_at,
         max(case when mode = 'live' and status = 'ok' then fetched_at end) as last_success_at,
         max(case when mode = 'bundled' then fetched_at end) as last_bundled_load_at,
-        arg_max(error, fetched_at) filter (where status in ('error', 'rejected')) as last_error,
-        max(fetched_at) filter (where status in ('error', 'rejected')) as last_error_at,
+        arg_max(error, fetched_at) filter (where status in ('error', 'rejected', 'suspect')) as last_error,
+        max(fetched_at) filter (where status in ('error', 'rejected', 'suspect')) as last_error_at,
         arg_max(status, fetched_at) as last_status,
         arg_max(error, fetched_at) filter (where status = 'skipped') as last_skip_reason
     from fetches
