@@ -357,7 +357,7 @@ DISCREPANCY_COLUMNS = ("kind", "provider", "subject", "price", "source a", "valu
                        "relative difference", "days apart", "first seen")
 
 
-def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 10) -> Chart:
+def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 8) -> Chart:
     """Where two sources disagree about one price: the count per day and kind, and the largest on the newest day."""
     counts = connection.execute("""
         select price_date, kind, count(*) from marts.price_discrepancies group by all order by price_date
@@ -367,19 +367,23 @@ def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 10) ->
         series = [(r[0], r[2]) for r in counts if r[1] == kind]
         axes.plot([s[0] for s in series], [s[1] for s in series], ".-", markersize=3, label=kind)
     axes.set_ylabel("disagreeing prices per day")
+    # each kind's newest day (a kind can end earlier, e.g. when one source stops), its largest disagreements
     largest = connection.execute("""
         select kind, provider, coalesce(instance_type || ' ' || region || ' ' || pricing_type, subject_a),
                price_column, source_a, value_a, source_b, value_b, relative_difference, days_apart, first_seen_date
         from marts.price_discrepancies
-        where price_date = (select max(price_date) from marts.price_discrepancies)
-        order by abs(relative_difference) desc nulls first, kind, provider, subject_a, price_column
-        limit ?""", [top]).fetchall()
+        qualify price_date = max(price_date) over (partition by kind)
+            and row_number() over (partition by kind, price_date
+                                   order by abs(relative_difference) desc nulls first, provider, subject_a,
+                                            price_column) <= ?
+        order by kind, abs(relative_difference) desc nulls first, provider, subject_a, price_column
+        """, [top]).fetchall()
     newest = connection.execute("select max(price_date) from marts.price_discrepancies").fetchone()[0]
     table = (DISCREPANCY_COLUMNS, *(tuple(_discrepancy_cells(row)) for row in largest))
     return _chart("price_discrepancies", "Where two sources disagree about one price", figure,
                   f"Sources: litellm, openrouter, skypilot and the clouds' own APIs (marts.price_discrepancies; "
-                  f"tolerance: the dbt var discrepancy_tolerance). The table: the largest disagreements on {newest} "
-                  f"(value a vs the preferred source b). Newest data: {newest}.", (table,))
+                  f"tolerance: the dbt var discrepancy_tolerance). The table: the largest disagreements of each kind on "
+                  f"its newest day (value a vs the preferred source b). Newest data: {newest}.", (table,))
 
 
 def _discrepancy_cells(row: tuple) -> list[str]:

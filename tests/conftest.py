@@ -40,9 +40,9 @@ def offline_warehouse(tmp_path_factory) -> Settings:
     patch = pytest.MonkeyPatch()
     patch.setenv("MARGINS_DATA_DIR", str(root / "warehouse"))
     patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-    patch.setenv("MARGINS_AS_OF", SESSION_AS_OF)
     try:
-        assert main(["refresh", "--offline"]) == 0
+        # the day is an argument, not MARGINS_AS_OF: the variable would leak into every later test's refresh
+        assert main(["refresh", "--offline", "--as-of", SESSION_AS_OF]) == 0
         yield Settings.from_env()
     finally:
         patch.undo()

@@ -43,6 +43,7 @@ def test_an_undated_route_pairs_with_the_sellers_dated_key_and_agreement_is_not_
     pairs = published.execute("""
         select price_column, value_a, value_b from intermediate.int_token_price_comparisons
         where subject_a = 'anthropic/claude-sonnet-4' and subject_b = 'claude-sonnet-4-20250514'
+          and price_date = date '2026-08-18'
         order by price_column""").fetchall()
     assert [(column, float(a), float(b)) for column, a, b in pairs] == [
         ("usd_per_1m_cached_input", 0.3, 0.3), ("usd_per_1m_input", 3.0, 3.0), ("usd_per_1m_output", 15.0, 15.0)]
@@ -127,6 +128,7 @@ def same_day(tmp_path_factory):
             patch.setenv("MARGINS_DATA_DIR", str(root / "warehouse"))
             patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
             patch.delenv("MARGINS_OFFLINE", raising=False)
+            patch.delenv("MARGINS_AS_OF", raising=False)  # live fetches are observed today
             patch.setenv("MARGINS_LITELLM_URL", f"{server.url}/litellm.json")
             patch.setenv("MARGINS_OPENROUTER_URL", f"{server.url}/openrouter/models")
             server.route("/litellm.json", Reply(200, fixture_bytes("tokens/litellm_model_prices_2025-06-02.json.gz")))
@@ -163,7 +165,9 @@ def test_the_readme_query_finds_where_litellm_and_openrouter_disagree_today(publ
     [query] = [q for q in readme_queries() if "LiteLLM vs OpenRouter" in q]
     rows = published.execute(query).fetchall()
     assert ("deepseek", "deepseek/deepseek-chat", "deepseek-chat", "usd_per_1m_output", "openrouter",
-            Decimal("1.028700"), "litellm", Decimal("0.420000"), 1.449, 16, OPENROUTER_DAY, False) in rows
+            Decimal("1.028700"), "litellm", Decimal("0.420000"), 1.449, 78, OPENROUTER_DAY, False) in rows
+    # 78 days apart on the newest day both prices are in force (2026-11-16): OpenRouter's 2026-08-18 capture carried
+    # forward, LiteLLM's monthly history observed 2026-11-04
 
 
 def test_a_source_missing_from_the_seed_is_named_in_one_line(tmp_path):
