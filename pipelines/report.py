@@ -382,8 +382,8 @@ def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 8) -> 
     table = (DISCREPANCY_COLUMNS, *(tuple(_discrepancy_cells(row)) for row in largest))
     return _chart("price_discrepancies", "Where two sources disagree about one price", figure,
                   f"Sources: litellm, openrouter, skypilot and the clouds' own APIs (marts.price_discrepancies; "
-                  f"tolerance: the dbt var discrepancy_tolerance). The table: the largest disagreements of each kind on "
-                  f"its newest day (value a vs the preferred source b). Newest data: {newest}.", (table,))
+                  f"tolerance: the dbt var discrepancy_tolerance). The table: the largest disagreements of each "
+                  f"kind on its newest day (value a vs the preferred source b). Newest data: {newest}.", (table,))
 
 
 def _discrepancy_cells(row: tuple) -> list[str]:
