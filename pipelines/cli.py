@@ -38,6 +38,25 @@ telemetry:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    finally:
+        if argv is None:  # the `margins` command itself (callers in this process keep their helpers)
+            _stop_helper_processes()
+
+
+def _stop_helper_processes() -> None:
+    """Leave no process behind: dbt's manifest creates a multiprocessing lock, which starts Python's resource
+    tracker, a child that would otherwise outlive `margins` until it notices the exit. Release the lock as the
+    interpreter would at exit, then stop the tracker and wait for it."""
+    from multiprocessing import resource_tracker, util
+
+    with contextlib.suppress(Exception):
+        util._run_finalizers(0)
+        resource_tracker._resource_tracker._stop()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -131,7 +150,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
     outcomes = _source_outcomes(result)
     built = result.success
-    _print_refresh_summary(settings, outcomes, built, time.monotonic() - started)
+    _print_refresh_summary(settings, outcomes, built, time.monotonic() - started, _published(result))
     if not built:
         print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
         return EXIT_FAILED
@@ -155,6 +174,9 @@ def _execute_refresh(settings: Settings, selected: list[str], report: bool = Fal
     """Run the daily job in this process for the selected sources; the HTML report only when asked."""
     from dagster import DagsterInstance
 
+    from pipelines.dagster_storage import relax_run_history_sync
+
+    relax_run_history_sync()
     _ensure_dagster_home(settings)
     from pipelines.definitions import defs
     from pipelines.jobs import REFRESH_JOB_NAME
@@ -236,7 +258,13 @@ def _source_outcomes(result) -> dict[str, dict[str, Any]]:
     return outcomes
 
 
-def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> None:
+def _published(result) -> bool:
+    """Whether this run published a new copy (a refresh with nothing new skips the build and the publish)."""
+    return any(event.step_materialization_data.materialization.asset_key.path[0] == "published"
+               for event in result.get_asset_materialization_events())
+
+
+def _print_refresh_summary(settings, outcomes, built: bool, seconds: float, published: bool = True) -> None:
     status_rows = {}
     mart_counts: list[tuple[str, int]] = []
     if settings.published_db.exists():
@@ -254,6 +282,10 @@ def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> N
     if mart_counts:
         print()
         print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
+    if built and not published:
+        print(f"\nnothing new (no new payload, same dbt project and as-of day): {settings.published_db} is "
+              f"unchanged ({seconds:.1f} s)")
+        return
     print(f"\n{'published' if built else 'NOT published'}: {settings.published_db} ({seconds:.1f} s)")
 
 

@@ -69,6 +69,11 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     args = ["build", "--exclude-resource-type", "unit_test"]
     with writer_lock(config):
         fingerprint = dbt_state.project_fingerprint()
+        inputs = dbt_state.build_inputs(config, fingerprint)
+        if not context.is_subset and dbt_state.is_published(config, inputs):
+            # nothing yielded: the publish step (and the report) downstream are skipped too
+            context.log.info(f"nothing new since the published build (as of {inputs['as_of']}): no dbt build")
+            return
         if dbt_state.needs_full_refresh(config, fingerprint):
             context.log.info("dbt project, seeds or warehouse changed since the last build: --full-refresh")
             args.append("--full-refresh")
@@ -77,6 +82,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
             dbt_state.record_successful_build(config, fingerprint)
+            dbt_state.record_built(config, inputs)
 
 
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
@@ -94,6 +100,7 @@ def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
         config = settings.settings()
         with writer_lock(config):
             path = publish(config)
+            dbt_state.record_published(config)
         counts = table_row_counts(path)
         for (schema, table), rows in counts.items():
             if AssetKey([schema, table]) in upstream.keys:
