@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dagster import AssetKey, Definitions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_LINE = 220   # `margins status` and the refresh summary: longer cells are cut (full text: --format json)
 CLI_PID_TAG = "margins/cli_pid"
 MART_SCHEMA = "marts"
 DAGSTER_YAML = """\
@@ -116,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="sources, last success, staleness, row counts",
                                  description="Per source: last live success, staleness, last error, rows.")
+    status.add_argument("--format", choices=("table", "json"), default="table",
+                        help=f"table: lines of at most {MAX_LINE} characters, long cells cut with …; json: full text")
     status.set_defaults(handler=run_status)
 
     backfill = commands.add_parser(
@@ -278,10 +281,10 @@ def _print_refresh_summary(settings, outcomes, built: bool, seconds: float, publ
         table.append([source, outcome.get("status"), outcome.get("new_rows"), outcome.get("quarantined_rows"),
                       _fmt(status[1]), "stale" if status[2] else "fresh", _short(outcome.get("message") or "")])
     print(render_table(["source", "status", "new rows", "quarantined", "newest observation", "staleness",
-                        "message"], table))
+                        "message"], table, max_line=MAX_LINE))
     if mart_counts:
         print()
-        print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
+        print(render_table(["mart", "rows"], [list(row) for row in mart_counts], max_line=MAX_LINE))
     if built and not published:
         print(f"\nnothing new (no new payload, same dbt project and as-of day): {settings.published_db} is "
               f"unchanged ({seconds:.1f} s)")
@@ -352,9 +355,13 @@ def run_status(args: argparse.Namespace) -> int:
         columns = [item[0] for item in cursor.description]
         rows = cursor.fetchall()
         counts = mart_row_counts(connection)
-    print(format_rows(columns, rows, "table"))
+    if args.format == "json":
+        print(json.dumps({"sources": [dict(zip(columns, row, strict=True)) for row in rows],
+                          "marts": dict(counts)}, default=_json_default, indent=1))
+        return EXIT_OK
+    print(render_table(columns, [list(row) for row in rows], max_line=MAX_LINE))
     print()
-    print(render_table(["mart", "rows"], [list(row) for row in counts]))
+    print(render_table(["mart", "rows"], [list(row) for row in counts], max_line=MAX_LINE))
     return EXIT_OK
 
 
@@ -406,13 +413,35 @@ def format_rows(columns: list[str], rows: list[tuple], output_format: str) -> st
     return render_table(columns, [list(row) for row in rows]) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
 
 
-def render_table(columns: list[str], rows: list[list[Any]]) -> str:
+def render_table(columns: list[str], rows: list[list[Any]], max_line: int | None = None) -> str:
+    """A plain-text table; with ``max_line``, the widest columns are narrowed until every line fits and their
+    cells are cut with "…" (one line per row: newlines in a cell become spaces)."""
     cells = [[_fmt(value) for value in row] for row in rows]
     widths = [max([len(str(column))] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    if max_line is not None:
+        widths = _fit(widths, [len(str(column)) for column in columns], max_line)
+        cells = [[_cut(" ".join(value.split()) if "\n" in value else value, width)
+                  for value, width in zip(row, widths, strict=True)] for row in cells]
     line = "  ".join(str(column).ljust(width) for column, width in zip(columns, widths, strict=True))
     rule = "  ".join("-" * width for width in widths)
     body = ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
     return "\n".join([line, rule, *body])
+
+
+def _fit(widths: list[int], minimums: list[int], max_line: int) -> list[int]:
+    """Narrow the widest column, one character at a time, until the line (with its separators) fits."""
+    widths = list(widths)
+    floor = [max(8, minimum) for minimum in minimums]
+    while sum(widths) + 2 * (len(widths) - 1) > max_line:
+        widest = max(range(len(widths)), key=lambda i: widths[i] - floor[i])
+        if widths[widest] <= floor[widest]:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def _cut(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def _fmt(value: Any) -> str:

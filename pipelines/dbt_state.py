@@ -124,9 +124,6 @@ def is_published(settings: Settings, inputs: dict[str, str]) -> bool:
         return False
 
 
-def last_published_as_of(settings: Settings) -> str | None:
-    recorded = _published_file(settings)
-    try:
-        return json.loads(recorded.read_text()).get("as_of") if recorded.exists() else None
-    except ValueError:
-        return None
+def forget_published(settings: Settings) -> None:
+    """Make the next refresh build and publish even if nothing is new (e.g. after the published file was replaced)."""
+    _published_file(settings).unlink(missing_ok=True)

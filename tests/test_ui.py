@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+pytestmark = pytest.mark.slow  # starts a Dagster webserver (make test-fast leaves it out)
+
 ROOT = Path(__file__).parents[1]
 QUERY = """{ assetNodes { assetKey { path } dependencyKeys { path } groupName kinds description
   owners { ... on TeamAssetOwner { team } }
