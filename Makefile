@@ -48,9 +48,10 @@ manifest: install
 run: manifest
 	$(BIN)/margins refresh
 
-# Two workers (2 cores); modules that share a module-scoped fixture stay on one worker and the costliest tests are
-# handed out first (tests/conftest.py). The bundled warehouse is built once per run and copied for tests that write.
-PYTEST_PARALLEL := -n 2 --dist loadgroup --no-loadscope-reorder
+# Two workers (2 cores); each test module runs on one worker (its module-scoped fixtures are set up once) and the
+# costliest modules are handed out first (tests/conftest.py). The bundled warehouse is built once per run (shared by
+# both workers) and copied for the tests that write.
+PYTEST_PARALLEL := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: manifest
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)

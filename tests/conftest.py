@@ -24,8 +24,9 @@ A run builds the bundled warehouse from empty once (twice at most, if the first 
 warehouse build small ones from a few payloads (test_incremental, test_backfill, test_refresh_gpu_apis).
 
 Markers: ``slow`` marks tests that run refreshes or dbt builds of their own; ``make test-fast`` leaves them out,
-``make test`` (and CI) runs everything on two workers (``-n 2 --dist loadgroup``). Modules with module-scoped fixtures
-are kept on one worker by ``xdist_group`` marks added below, and the costliest tests are handed out first.
+``make test`` (and CI) runs everything on two workers (``-n 2 --dist loadscope``): each module runs on one worker, so a
+module-scoped fixture is set up once, and the costliest modules are handed out first. (``--dist loadgroup`` would
+split modules finer, but pytest-xdist 3.8 cannot set its group suffix on pytest 9.2's node ids: the marks are ignored.)
 """
 
 from __future__ import annotations
@@ -49,19 +50,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 AS_OF = "2026-11-30"   # the day the shared warehouse is built as of (MARGINS_AS_OF)
 _BUILT_MARKER = "built-by-conftest"
 
-# Modules whose tests share a module-scoped fixture: all of a module's tests run on one xdist worker.
-_ONE_WORKER_MODULES = {"test_backfill", "test_refresh_gpu_apis", "test_incremental", "test_faults", "test_ui"}
-# Handed out first, costliest first (longest-processing-time-first keeps the two workers evenly busy). The first
-# needs the shared warehouse and the second does not, so one worker builds it while the other works.
+# Modules handed out first, costliest first (longest-processing-time-first keeps the two workers evenly busy). The
+# first needs the shared warehouse and the second does not, so one worker builds it while the other works.
 _COSTLIEST_FIRST = ("test_crash_safety", "test_incremental", "test_backfill", "test_anomalies", "test_refresh_live",
                     "test_refresh_gpu_apis", "test_faults")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in _ONE_WORKER_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module))
     rank = {module: position for position, module in enumerate(_COSTLIEST_FIRST)}
 
     def cost_order(item: pytest.Item) -> int:
@@ -161,3 +156,4 @@ def warehouse_copy(session_warehouse, tmp_path, monkeypatch) -> Iterator[Setting
     monkeypatch.delenv("MARGINS_OFFLINE", raising=False)
     yield settings
     shutil.rmtree(settings.data_dir, ignore_errors=True)   # over 200 MB per copy
+

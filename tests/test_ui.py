@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-pytestmark = pytest.mark.slow  # starts a Dagster webserver (make test-fast leaves it out)
+# slow: a Dagster webserver
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[1]
 QUERY = """{ assetNodes { assetKey { path } dependencyKeys { path } groupName kinds description
