@@ -8,11 +8,12 @@ export DAGSTER_HOME ?= $(abspath $(MARGINS_DATA_DIR))/dagster_home
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install install-dev manifest run test lint ui clean lock reliability audit ui-check docs report freshness bench bench-lake
+.PHONY: help install install-dev manifest run test test-fast lint ui clean lock reliability audit ui-check docs report freshness bench bench-lake
 
 help:
 	@echo "make run      create .venv, install from the lock, run one full refresh, print a summary"
-	@echo "make test     install dev dependencies and run the test suite"
+	@echo "make test     install dev dependencies and run the whole test suite on two workers (CI runs this)"
+	@echo "make test-fast  the suite without the tests marked slow (own refreshes and dbt builds)"
 	@echo "make ui       Dagster UI on http://127.0.0.1:3000"
 	@echo "make ui-check screenshot of the asset lineage in headless Chromium; fails if the page shows an error"
 	@echo "make docs     dbt docs site (dbt_project/target/static_index.html)"
@@ -48,8 +49,17 @@ manifest: install
 run: manifest
 	$(BIN)/margins refresh
 
+# Two workers (2 cores); each test module runs on one worker (its module-scoped fixtures are set up once) and the
+# costliest modules are handed out first (tests/conftest.py). The bundled warehouse is built once per run (shared by
+# both workers) and copied for the tests that write.
+PYTEST_PARALLEL := -n 2 --dist loadscope --no-loadscope-reorder
+
 test: manifest
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
+
+# The fast tier for local work: everything but the tests marked slow (own refreshes, dbt builds, webserver).
+test-fast: manifest
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 # A screenshot of the lineage page in headless Chromium (Debian's package) driven by Playwright (no browser download).
 ui-check: manifest

@@ -4,8 +4,10 @@
 
 Order: 1-month synthetic warehouse (full build, +1 day, build) -> 300 MB AWS offer parse -> 3-year synthetic
 warehouse (+1 day, build) -> bytes -> analyst queries -> offline `margins refresh` last (it is the measurement
-most sensitive to other load on the machine; /proc/loadavg is printed beside it). Everything runs in a
-``margins-bench-*`` temp dir, removed at the end unless --keep. Results also go to bench/output/ (git-ignored).
+most sensitive to other load on the machine; /proc/loadavg is printed beside it), then on that warehouse the
+no-op and the one-day refresh (issue 15, bench/refresh_cost.py; `--only-refresh` runs just these three).
+Everything runs in a ``margins-bench-*`` temp dir, removed at the end unless --keep. Results also go to
+bench/output/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import aws_csv, dbt_bench, queries, refresh, storage
+from bench import aws_csv, dbt_bench, queries, refresh, refresh_cost, storage
 from bench.generate import SIZES, SyntheticWarehouse, assert_safe_dir, load_base_rows
 
 OUTPUT = Path(__file__).with_name("output")
@@ -62,6 +64,8 @@ def parse_args(argv):
     parser.add_argument("--query-runs", type=int, default=10)
     parser.add_argument("--aws-mb", type=int, default=int(os.environ.get("BENCH_AWS_MB", "300")))
     parser.add_argument("--no-refresh", action="store_true", help="skip the offline margins refresh")
+    parser.add_argument("--only-refresh", action="store_true",
+                        help="only the margins refreshes: offline from empty, no-op, one day (a few minutes)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (warehouses, dbt project copy)")
     parser.add_argument("--workdir", help="use this directory instead of a new temp dir (must not be a real "
                                           "data dir)")
@@ -173,6 +177,9 @@ def main(argv=None) -> int:
 
 
 def run_all(args, sizes: list[str], workdir: Path, results: dict) -> None:
+    if args.only_refresh:
+        run_refreshes(workdir, results)
+        return
     base = load_base_rows()
     project = dbt_bench.prepare_project(workdir)
     # one database path for every size: dbt's partial parse survives (a new path = "profile has changed")
@@ -205,10 +212,23 @@ def run_all(args, sizes: list[str], workdir: Path, results: dict) -> None:
         run_aws(args, workdir, results)
     database.unlink(missing_ok=True)
     if not args.no_refresh:
-        log("offline margins refresh on the bundled data (last)")
-        run = refresh.run_offline_refresh(workdir)
-        results["refresh"] = asdict(run)
-        log(f"refresh: {run.wall_s:.1f} s, exit {run.exit_code}, load {run.load_before} -> {run.load_after}")
+        run_refreshes(workdir, results)
+
+
+def run_refreshes(workdir: Path, results: dict) -> None:
+    log("offline margins refresh on the bundled data (last)")
+    run = refresh.run_offline_refresh(workdir, as_of=refresh_cost.as_of_days()[0])
+    results["refresh"] = asdict(run)
+    log(f"refresh: {run.wall_s:.1f} s, exit {run.exit_code}, load {run.load_before} -> {run.load_after}")
+    if not run.ok:
+        return
+    log("no-op refresh x3 (nothing new, same as-of day), then one new day of live real-size payloads")
+    cost = refresh_cost.measure(workdir, workdir / "refresh_data")
+    results["refresh_cost"] = {"noop": [asdict(item) for item in cost.noop],
+                               "one_day": asdict(cost.one_day) if cost.one_day else None,
+                               "payload_bytes": cost.payload_bytes}
+    log(f"no-op: {', '.join(f'{item.wall_s:.1f}' for item in cost.noop)} s; one day: "
+        f"{cost.one_day.wall_s if cost.one_day else float('nan'):.1f} s; load {refresh.loadavg()}")
 
 
 def run_aws(args, workdir: Path, results: dict) -> None:
@@ -381,6 +401,11 @@ def render(results: dict) -> str:
                          f"{run['first_step_at_s']:.1f} | {sources:.1f} | {steps.get('warehouse_models', 0):.1f} "
                          f"({run['dbt_elapsed_s'] or 0:.1f}) | {rest:.1f} | {tail:.1f} s", "(see bench/README.md)", ""))
         rows.append(("  load average (1/5/15 min) before -> after", f"{run['load_before']} -> {run['load_after']}",
+                     f"{results['machine']['nproc']} cores", ""))
+    if "refresh_cost" in results:
+        rows += refresh_cost.rows(results["refresh_cost"])
+        last = (results["refresh_cost"].get("one_day") or {}).get("load_after", "n/a")
+        rows.append(("  load average (1/5/15 min) after the one-day refresh", last,
                      f"{results['machine']['nproc']} cores", ""))
     header = ("metric", "measured", "target", "ratio / verdict")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.generate import SHARED_DATA
+from bench.generate import SNAPSHOTS
 
 TARGET_BYTES = 300 * 1024 * 1024
 METADATA = (
@@ -90,7 +90,7 @@ def _sql(value) -> str:
 
 def gpu_instance_rows() -> list[tuple[str, float, int, int, int]]:
     """Real us-east-1 on-demand prices of the SkyPilot v8 AWS catalog: (type, price, GPUs, vCPUs, memory GiB)."""
-    path = SHARED_DATA / "gpu" / "skypilot_v8_aws_vms_gpu.csv"
+    path = SNAPSHOTS / "skypilot" / "skypilot_v8_aws_vms_gpu.csv.gz"
     with duckdb.connect() as connection:
         return connection.execute(f"""
             select InstanceType, max(Price), max(AcceleratorCount)::integer, max(vCPUs)::integer,

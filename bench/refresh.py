@@ -54,19 +54,29 @@ def loadavg() -> str:
         return "n/a"
 
 
-def run_offline_refresh(workdir: Path, timeout_s: float = 900) -> RefreshRun:
+def run_offline_refresh(workdir: Path, timeout_s: float = 900, as_of: str | None = None) -> RefreshRun:
+    """The offline refresh of the bundled history into a new data directory (``workdir/refresh_data``)."""
     data_dir = workdir / "refresh_data"
     assert_safe_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    return run_refresh(workdir, data_dir, ["--offline"], {"MARGINS_AS_OF": as_of} if as_of else {},
+                       timeout_s=timeout_s)
+
+
+def run_refresh(workdir: Path, data_dir: Path, arguments: list[str], environment: dict[str, str],
+                timeout_s: float = 900, label: str = "refresh") -> RefreshRun:
+    """`margins refresh ARGUMENTS` into ``data_dir``, with only the MARGINS_* variables given (and a Dagster home
+    inside the data directory), timed and profiled."""
+    assert_safe_dir(data_dir)
     env = {key: value for key, value in os.environ.items() if not key.startswith("MARGINS_")}
     env.update({"MARGINS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
-                "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
+                "GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", **environment})
     load_before = loadavg()
-    stdout_path = workdir / "refresh_stdout.txt"
+    stdout_path = workdir / f"{label}_stdout.txt"
     started = time.perf_counter()
     steps, first_step, last_end = [], None, None
     with open(stdout_path, "w") as stdout:
-        process = subprocess.Popen([str(MARGINS), "refresh", "--offline"], cwd=REPO, env=env, stdout=stdout,
+        process = subprocess.Popen([str(MARGINS), "refresh", *arguments], cwd=REPO, env=env, stdout=stdout,
                                    stderr=subprocess.PIPE, text=True)
         for line in process.stderr:
             now = time.perf_counter() - started
@@ -87,7 +97,7 @@ def run_offline_refresh(workdir: Path, timeout_s: float = 900) -> RefreshRun:
                      load_after=loadavg(), first_step_at_s=first_step, last_step_end_s=last_end, steps=steps,
                      cpu_s=usage.ru_utime + usage.ru_stime)
     run.summary_tail = stdout_path.read_text()[-400:]
-    logs = sorted((data_dir / "logs").glob("refresh-*.log"))
+    logs = sorted((data_dir / "logs").glob("refresh-*.log"), key=lambda path: path.stat().st_mtime)
     if logs:
         _profile_dbt(run, logs[-1].read_text(errors="replace"))
     return run

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dagster import AssetKey, Definitions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_LINE = 220   # `margins status` and the refresh summary: longer cells are cut (full text: --format json)
 CLI_PID_TAG = "margins/cli_pid"
 MART_SCHEMA = "marts"
 DAGSTER_YAML = """\
@@ -37,10 +38,31 @@ concurrency:
     max_concurrent_runs: 1
 telemetry:
   enabled: false
+nux:
+  enabled: false          # no "Join the Dagster community" dialog over the UI
 """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    finally:
+        if argv is None:  # the `margins` command itself (callers in this process keep their helpers)
+            _stop_helper_processes()
+
+
+def _stop_helper_processes() -> None:
+    """Leave no process behind: dbt's manifest creates a multiprocessing lock, which starts Python's resource
+    tracker, a child that would otherwise outlive `margins` until it notices the exit. Release the lock as the
+    interpreter would at exit, then stop the tracker and wait for it."""
+    from multiprocessing import resource_tracker, util
+
+    with contextlib.suppress(Exception):
+        util._run_finalizers(0)
+        resource_tracker._resource_tracker._stop()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -127,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="sources, last success, staleness, row counts",
                                  description="Per source: last live success, staleness, last error, rows.")
+    status.add_argument("--format", choices=("table", "json"), default="table",
+                        help=f"table: lines of at most {MAX_LINE} characters, long cells cut with …; json: full text")
     status.set_defaults(handler=run_status)
 
     backfill = commands.add_parser(
@@ -168,7 +192,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     print(f"dbt and Dagster output: {log_path}", file=sys.stderr)
     outcomes = _source_outcomes(result)
     built = result.success
-    _print_refresh_summary(settings, outcomes, built, time.monotonic() - started)
+    _print_refresh_summary(settings, outcomes, built, time.monotonic() - started, _published(result))
     lake_note = _lake_outcome(result)
     if lake_note:
         print(lake_note, file=sys.stderr if lake_note.startswith("margins:") else sys.stdout)
@@ -214,16 +238,38 @@ def _selected_sources(text: str | None, known: dict) -> list[str] | None:
     return selected
 
 
-def _execute_refresh(settings: Settings, selected: list[str], report: bool = False):
+class RefreshRuns:
+    """A CLI refresh as one or two Dagster runs: the sources, then dbt, publish (and the report) only when something
+    is new, so a refresh with nothing new neither plans nor skips the ~250 model and check steps (which would also
+    show every check as "skipped" in the UI). The scheduled job stays one run; its dbt step skips itself."""
+
+    def __init__(self, runs: list) -> None:
+        self.runs = runs
+
+    @property
+    def success(self) -> bool:
+        return all(run.success for run in self.runs)
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for run in self.runs for event in run.get_asset_materialization_events()]
+
+
+def _execute_refresh(settings: Settings, selected: list[str], report: bool = False) -> RefreshRuns:
     """Run the daily job in this process for the selected sources; the HTML report only when asked."""
     from dagster import DagsterInstance
 
+    from pipelines import dbt_state
+    from pipelines.dagster_storage import relax_run_history_sync
+
+    relax_run_history_sync()
     _ensure_dagster_home(settings)
+    from pipelines.assets.report import html_report
     from pipelines.definitions import defs
     from pipelines.jobs import REFRESH_JOB_NAME
 
     job = defs.resolve_job_def(REFRESH_JOB_NAME)
     selection = refresh_selection(defs, selected, report)
+    sources = [key for key in selection if key.path[0] == "sources"]
     run_config = {
         "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline,
                                                "as_of": settings.as_of.isoformat()}}},
@@ -232,8 +278,18 @@ def _execute_refresh(settings: Settings, selected: list[str], report: bool = Fal
     }
     with DagsterInstance.get() as instance:
         release_dead_cli_runs(instance)
-        return job.execute_in_process(run_config=run_config, instance=instance, tags={CLI_PID_TAG: str(os.getpid())},
-                                      asset_selection=selection, raise_on_error=False)
+
+        def run(keys: list[AssetKey]):
+            return job.execute_in_process(run_config=run_config, instance=instance, asset_selection=keys,
+                                          tags={CLI_PID_TAG: str(os.getpid())}, raise_on_error=False)
+
+        runs = [run(sources)] if sources else []
+        rest = [key for key in selection if key not in sources]
+        if dbt_state.is_published(settings, dbt_state.build_inputs(settings)):
+            rest = [key for key in rest if key in html_report.keys]  # nothing new: at most the asked-for report
+        if rest:
+            runs.append(run(rest))
+        return RefreshRuns(runs)
 
 
 def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> list[AssetKey]:
@@ -300,7 +356,13 @@ def _source_outcomes(result) -> dict[str, dict[str, Any]]:
     return outcomes
 
 
-def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> None:
+def _published(result) -> bool:
+    """Whether this run published a new copy (a refresh with nothing new skips the build and the publish)."""
+    return any(event.step_materialization_data.materialization.asset_key.path[0] == "published"
+               for event in result.get_asset_materialization_events())
+
+
+def _print_refresh_summary(settings, outcomes, built: bool, seconds: float, published: bool = True) -> None:
     status_rows = {}
     mart_counts: list[tuple[str, int]] = []
     if settings.published_db.exists():
@@ -314,14 +376,19 @@ def _print_refresh_summary(settings, outcomes, built: bool, seconds: float) -> N
         table.append([source, outcome.get("status"), outcome.get("new_rows"), outcome.get("quarantined_rows"),
                       _fmt(status[1]), "stale" if status[2] else "fresh", _short(outcome.get("message") or "")])
     print(render_table(["source", "status", "new rows", "quarantined", "newest observation", "staleness",
-                        "message"], table))
+                        "message"], table, max_line=MAX_LINE))
     payload_lines = [line for outcome in outcomes.values() for line in outcome.get("payload_lines") or []]
     if payload_lines:
         print()
-        print(render_table(["payload not applied, or worth a word"], [[line] for line in payload_lines]))
+        print(render_table(["payload not applied, or worth a word"], [[line] for line in payload_lines],
+                           max_line=MAX_LINE))
     if mart_counts:
         print()
-        print(render_table(["mart", "rows"], [list(row) for row in mart_counts]))
+        print(render_table(["mart", "rows"], [list(row) for row in mart_counts], max_line=MAX_LINE))
+    if built and not published:
+        print(f"\nnothing new (no new payload, same dbt project and as-of day): {settings.published_db} is "
+              f"unchanged ({seconds:.1f} s)")
+        return
     print(f"\n{'published' if built else 'NOT published'}: {settings.published_db} ({seconds:.1f} s)")
 
 
@@ -442,12 +509,16 @@ def run_status(args: argparse.Namespace) -> int:
             "select source, upstream_changed_at, upstream_stale_after_days from marts.source_status "
             "where is_upstream_stale order by source").fetchall()
         counts = mart_row_counts(connection)
-    print(format_rows(columns, rows, "table"))
+    if args.format == "json":
+        print(json.dumps({"sources": [dict(zip(columns, row, strict=True)) for row in rows],
+                          "marts": dict(counts)}, default=_json_default, indent=1))
+        return EXIT_OK
+    print(render_table(columns, [list(row) for row in rows], max_line=MAX_LINE))
     for source, changed_at, days in upstream_stale:
         print(f"warning: {source}: upstream content unchanged since {_fmt(changed_at)} "
               f"(more than {days} days): the feed may have stopped updating")
     print()
-    print(render_table(["mart", "rows"], [list(row) for row in counts]))
+    print(render_table(["mart", "rows"], [list(row) for row in counts], max_line=MAX_LINE))
     return EXIT_OK
 
 
@@ -499,10 +570,16 @@ def format_rows(columns: list[str], rows: list[tuple], output_format: str) -> st
     return render_table(columns, [list(row) for row in rows]) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
 
 
-def render_table(columns: list[str], rows: list[list[Any]]) -> str:
+def render_table(columns: list[str], rows: list[list[Any]], max_line: int | None = None) -> str:
+    """A plain-text table, control characters escaped; with ``max_line``, the widest columns are narrowed until every
+    line fits and their cells are cut with "…"."""
     cells = [[printable(_fmt(value)) for value in row] for row in rows]
     columns = [printable(str(column)) for column in columns]
     widths = [max([len(str(column))] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    if max_line is not None:
+        widths = _fit(widths, [len(str(column)) for column in columns], max_line)
+        cells = [[_cut(" ".join(value.split()) if "\n" in value else value, width)
+                  for value, width in zip(row, widths, strict=True)] for row in cells]
     line = "  ".join(str(column).ljust(width) for column, width in zip(columns, widths, strict=True))
     rule = "  ".join("-" * width for width in widths)
     body = ["  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
@@ -516,6 +593,22 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u
 def printable(text: str) -> str:
     """Text safe for a terminal table: control characters shown as escapes (\\x1b, \\n, \\u202e)."""
     return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+def _fit(widths: list[int], minimums: list[int], max_line: int) -> list[int]:
+    """Narrow the widest column, one character at a time, until the line (with its separators) fits."""
+    widths = list(widths)
+    floor = [max(8, minimum) for minimum in minimums]
+    while sum(widths) + 2 * (len(widths) - 1) > max_line:
+        widest = max(range(len(widths)), key=lambda i: widths[i] - floor[i])
+        if widths[widest] <= floor[widest]:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def _cut(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def _fmt(value: Any) -> str:

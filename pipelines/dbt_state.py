@@ -9,6 +9,7 @@ working database; a missing file (a new or moved warehouse) also means a full bu
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date
 from pathlib import Path
 
@@ -80,3 +81,68 @@ def record_build_as_of(settings: Settings) -> None:
         connection.execute("create schema if not exists raw")
         connection.execute("create or replace table raw.build_as_of as select ?::date as as_of",
                            [settings.as_of.isoformat()])
+
+
+# --- a refresh costs what changed -------------------------------------------------------------------------------
+# The dbt build and the publish are skipped when the published copy was built from exactly the current inputs: the
+# same dbt project and seeds, the same as-of day, and the same raw data. Reloading bundled snapshots that are already
+# stored and skipped attempts (offline, no API key) are not new data; any new snapshot, payload, quarantined row or
+# live/backfill fetch (successful or failed: a failure changes source_status) is.
+RAW_STATE_SQL = """
+    select (select count(*) || '/' || coalesce(max(landed_at)::varchar, '') from raw.snapshots),
+           (select count(*) from raw.payloads),
+           (select count(*) from raw.quarantine),
+           (select count(*) from raw.gpu_observations),
+           (select count(*) from raw.token_observations),
+           (select count(*) || '/' || coalesce(max(fetched_at)::varchar, '') from raw.fetch_log
+            where mode <> 'bundled' and status <> 'skipped')
+"""
+
+
+def build_inputs(settings: Settings, fingerprint: str | None = None) -> dict[str, str]:
+    """What a build reads: the project's fingerprint, the as-of day and a summary of the raw tables."""
+    if not settings.working_db.exists():
+        raw: tuple = ()
+    else:
+        with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+            raw = connection.execute(RAW_STATE_SQL).fetchone()
+    return {"project": fingerprint or project_fingerprint(), "as_of": settings.as_of.isoformat(),
+            "raw": "|".join(str(value) for value in raw)}
+
+
+def _built_file(settings: Settings) -> Path:
+    return settings.working_db.with_name("last_build.json")
+
+
+def _published_file(settings: Settings) -> Path:
+    return settings.working_db.with_name("last_publish.json")
+
+
+def record_built(settings: Settings, inputs: dict[str, str]) -> None:
+    """After a successful dbt build: the inputs the working database now reflects."""
+    _built_file(settings).write_text(json.dumps(inputs, indent=1) + "\n")
+
+
+def record_published(settings: Settings) -> None:
+    """After a successful publish: the published copy reflects the last build's inputs."""
+    built = _built_file(settings)
+    if built.exists():
+        _published_file(settings).write_text(built.read_text())
+    else:
+        _published_file(settings).unlink(missing_ok=True)
+
+
+def is_published(settings: Settings, inputs: dict[str, str]) -> bool:
+    """True when the published copy was built from exactly these inputs (nothing to build or publish)."""
+    recorded = _published_file(settings)
+    if not (settings.published_db.exists() and recorded.exists()):
+        return False
+    try:
+        return json.loads(recorded.read_text()) == inputs
+    except ValueError:
+        return False
+
+
+def forget_published(settings: Settings) -> None:
+    """Make the next refresh build and publish even if nothing is new (e.g. after the published file was replaced)."""
+    _published_file(settings).unlink(missing_ok=True)

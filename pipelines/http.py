@@ -168,15 +168,15 @@ class HttpClient:
         except requests.exceptions.ReadTimeout:
             raise FetchError(source, f"read timeout after retries: {safe_url}") from None
         except requests.exceptions.RetryError as exc:
-            raise FetchError(source, f"gave up after retries: {safe_url} ({_reason(exc, secrets)})") from None
+            raise FetchError(source, f"gave up after retries ({_cause(exc, secrets)}): {safe_url}") from None
         except requests.exceptions.ConnectionError as exc:
             if "Read timed out" in str(exc):
                 raise FetchError(source, f"read timeout after retries: {safe_url}") from None
             if "NameResolutionError" in str(exc) or "Name or service not known" in str(exc):
                 raise FetchError(source, f"DNS lookup failed for {urlsplit(url).hostname}: {safe_url}") from None
-            raise FetchError(source, f"connection failed: {safe_url} ({_reason(exc, secrets)})") from None
+            raise FetchError(source, f"connection failed ({_cause(exc, secrets)}): {safe_url}") from None
         except requests.exceptions.RequestException as exc:
-            raise FetchError(source, f"request failed: {safe_url} ({_reason(exc, secrets)})") from None
+            raise FetchError(source, f"request failed ({_cause(exc, secrets)}): {safe_url}") from None
 
     def _read(self, source, url, response, limit, secrets, sink) -> HttpResponse:
         safe_url = redact(url, secrets)
@@ -214,9 +214,19 @@ def _body_chunks(source: str, safe_url: str, response: requests.Response, secret
     try:
         yield from response.iter_content(chunk_size=1 << 20)
     except requests.exceptions.RequestException as exc:
-        raise FetchError(source, f"truncated or broken body from {safe_url} ({_reason(exc, secrets)})") from None
+        raise FetchError(source, f"truncated or broken body ({_cause(exc, secrets)}): {safe_url}") from None
 
 
-def _reason(exc: Exception, secrets: tuple[str, ...]) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return redact(text, secrets)[:300]
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+_CAUSED_BY = re.compile(r"Caused by \w+\(['\"]?([^'\"()]+)")
+
+
+def _cause(exc: Exception, secrets: tuple[str, ...]) -> str:
+    """The root cause in a few words, to go before the URL (the message's first 100 characters name the source and
+    the cause): "Connection refused", "too many 503 error responses", not urllib3's pool and URL preamble."""
+    text = redact(str(exc), secrets) if str(exc) else type(exc).__name__
+    for pattern in (_ERRNO, _CAUSED_BY):
+        match = pattern.search(text)
+        if match:
+            return match.group(1).strip()[:80]
+    return text.splitlines()[0].lstrip("('\"")[:160]

@@ -11,6 +11,8 @@ from pipelines.cli import main
 from pipelines.settings import Settings
 from tests.http_server import Reply, fixture_bytes
 
+pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
+
 PATH = "/litellm/model_prices_and_context_window.json"
 
 
@@ -28,7 +30,9 @@ def litellm_file(gpt_4o_input_per_token: str | None = None) -> bytes:
 
 
 @pytest.fixture
-def litellm_server(server, data_dir, monkeypatch):
+def litellm_server(server, warehouse_copy, monkeypatch):
+    """A copy of the offline warehouse (LiteLLM's bundled history up to 2026-11-20) and a live LiteLLM endpoint."""
+    monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
     monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}{PATH}")
     return server
 

@@ -223,6 +223,7 @@ def test_backfill_usage_errors_exit_2(argv, message, data_dir):
 
 # --- the backfilled warehouse (one live refresh + one backfill, shared) ---
 
+@pytest.mark.slow
 def test_live_refresh_lands_and_parses_both_token_sources(warehouse, capsys):
     with warehouse.published() as connection:
         live = connection.execute("""
@@ -236,6 +237,7 @@ def test_live_refresh_lands_and_parses_both_token_sources(warehouse, capsys):
     assert capsys.readouterr().out.splitlines() == ["usd_per_1m_input,usd_per_1m_output", "2.5,10"]
 
 
+@pytest.mark.slow
 def test_backfill_lists_two_pages_and_lands_the_three_sampled_commits(warehouse):
     assert len(warehouse.server.requests_to(LISTING)) == 1
     assert len(warehouse.server.requests_to("/api/repositories/")) == 1
@@ -250,6 +252,7 @@ def test_backfill_lists_two_pages_and_lands_the_three_sampled_commits(warehouse)
     assert "3 commit(s) sampled, 3 landed" in warehouse.backfill_output
 
 
+@pytest.mark.slow
 def test_a_price_change_between_sampled_commits_starts_a_version_at_its_commit(warehouse):
     with warehouse.published() as connection:
         versions = history_of(connection, "o3")
@@ -261,6 +264,7 @@ def test_a_price_change_between_sampled_commits_starts_a_version_at_its_commit(w
     assert cut[0][2] is None or cut[0][2] > datetime(2025, 7, 3, tzinfo=UTC), "the July history confirms the cut"
 
 
+@pytest.mark.slow
 def test_a_model_deleted_between_snapshots_stays_in_history(warehouse):
     key = "accounts/fireworks/models/llama-v3p2-90b-vision-instruct"
     with warehouse.published() as connection:
@@ -273,6 +277,7 @@ def test_a_model_deleted_between_snapshots_stays_in_history(warehouse):
     assert days[0] < at(A).date() and days[1] == datetime(2025, 6, 19).date()
 
 
+@pytest.mark.slow
 def test_rerunning_the_backfill_lands_nothing_twice(warehouse):
     def counts():
         with warehouse.working() as connection:
@@ -287,6 +292,7 @@ def test_rerunning_the_backfill_lands_nothing_twice(warehouse):
     assert len(warehouse.server.requests_to("/raw/")) == downloads
 
 
+@pytest.mark.slow
 def test_the_github_token_never_lands_and_is_never_logged(warehouse):
     with warehouse.working() as connection:
         logged = connection.execute("select string_agg(coalesce(url, '') || coalesce(error, ''), ' ') "
@@ -297,6 +303,7 @@ def test_the_github_token_never_lands_and_is_never_logged(warehouse):
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_sentinel_prices_reach_the_warehouse(warehouse):
     with warehouse.published() as connection:
         variable = connection.execute("""
@@ -322,6 +329,7 @@ def test_sentinel_prices_reach_the_warehouse(warehouse):
     assert float_tokens == 10_000_000    # 10000000.0 in the real 2025-06-02 file
 
 
+@pytest.mark.slow
 def test_unmapped_keys_are_reported_with_first_and_last_seen(warehouse):
     with warehouse.published() as connection:
         total = connection.execute("select count(*) from marts.unmapped_model_aliases").fetchone()[0]
@@ -333,6 +341,7 @@ def test_unmapped_keys_are_reported_with_first_and_last_seen(warehouse):
     assert vision[0] == "llama-v3p2-90b-vision-instruct" and vision[2] == at(A) and vision[1] < at(A)
 
 
+@pytest.mark.slow
 def test_dagster_materialises_one_backfill_partition(warehouse):
     from pipelines.assets.backfill import backfill_asset_key, backfill_assets
 

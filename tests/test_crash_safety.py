@@ -1,4 +1,9 @@
-"""Crashes and concurrency: kill -9 mid-refresh, a reader holding the published file, two refreshes at once."""
+"""Crashes and concurrency: kill -9 mid-refresh, a reader holding the published file, two refreshes at once.
+
+Each test works on its own copy of the shared offline warehouse (conftest ``warehouse_copy``). The copy is up to
+date, so the tests that need a dbt build and a publish first forget the last publish (an offline refresh with
+nothing new would otherwise skip both).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines import dbt_state
 from pipelines.cli import main
 from pipelines.settings import Settings
 from tests.http_server import Reply, fixture_bytes
+
+pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
 
 MARTS_FINGERPRINT = """
     select (select count(*) from marts.fct_gpu_prices_daily), (select count(*) from marts.fct_token_prices_daily),
@@ -73,13 +81,20 @@ def no_duplicate_rows(settings: Settings) -> bool:
 
 
 @pytest.fixture
-def built(data_dir) -> Settings:
-    assert main(["refresh", "--offline"]) == 0
-    return Settings.from_env()
+def built(warehouse_copy) -> Settings:
+    return warehouse_copy
+
+
+@pytest.fixture
+def needs_build(built) -> Settings:
+    """The copy with its publish record removed: the next offline refresh runs dbt and publishes."""
+    dbt_state.forget_published(built)
+    return built
 
 
 def test_kill_during_landing_then_refresh_completes(built, server, monkeypatch):
     before = fingerprint(built)
+    monkeypatch.delenv("MARGINS_AS_OF")  # a live fetch is observed today
     monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}/prices.json")
     server.route("/prices.json", Reply(200, fixture_bytes("tokens/litellm_model_prices_2026-11-20.json.gz"),
                                        drip_s=0.2))
@@ -93,7 +108,8 @@ def test_kill_during_landing_then_refresh_completes(built, server, monkeypatch):
     assert no_duplicate_rows(built)
 
 
-def test_kill_during_dbt_build_then_refresh_completes(built):
+def test_kill_during_dbt_build_then_refresh_completes(needs_build):
+    built = needs_build
     before = fingerprint(built)
     refresh = start_refresh("--offline")
     wait_for(lambda: dbt_build_running(refresh), what="dbt build to start")
@@ -107,17 +123,21 @@ def test_kill_during_dbt_build_then_refresh_completes(built):
     assert no_duplicate_rows(built)
 
 
-def test_reader_holding_the_published_file_and_a_refresh_both_succeed(built):
+def test_reader_holding_the_published_file_and_a_refresh_both_succeed(needs_build):
+    built = needs_build
+    published_before = built.published_db.stat().st_mtime_ns
     with duckdb.connect(str(built.published_db), read_only=True) as reader:
         refresh = start_refresh("--offline")
         while refresh.poll() is None:
             assert reader.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
             time.sleep(1)
         assert refresh.returncode == 0, refresh.stderr.read()[-2000:]
+    assert built.published_db.stat().st_mtime_ns != published_before, "the refresh must have published"
     assert fingerprint(built)[0] > 0
 
 
-def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(built):
+def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(needs_build):
+    built = needs_build
     first = start_refresh("--offline")
     wait_for(lambda: built.lock_file.exists() and built.lock_file.read_text().strip() == str(first.pid),
              what="the first refresh to take the lock")

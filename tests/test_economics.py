@@ -95,11 +95,12 @@ def test_essay_scenario_becomes_a_history_at_the_market_median_h200_price(publis
     assert days > 100 and lifetimes == 6 and mismatched == 0
 
 
-def test_dbt_unit_tests_of_the_formulas_pass(offline_warehouse):
-    environment = {**os.environ, "MARGINS_WORK_DB": str(offline_warehouse.working_db)}
+def test_dbt_unit_tests_of_the_formulas_pass(warehouse_copy, tmp_path):
+    # a copy: dbt opens the database read-write; its own target path: the project's target/ is shared
+    environment = {**os.environ, "MARGINS_WORK_DB": str(warehouse_copy.working_db)}
     result = subprocess.run(
         [dbt_executable(), "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR)],
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
         env=environment, capture_output=True, text=True, cwd=DBT_PROJECT_DIR,
     )
     assert result.returncode == 0, result.stdout[-3000:]

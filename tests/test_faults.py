@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import AS_OF, copy_warehouse
 from tests.reliability import FAULTS, render, run_suite
 from tests.reliability_scenarios import SCENARIOS
 
 # the suite builds a warehouse, rebuilds it and runs three more whole refreshes (isolation, two recoveries)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    return run_suite(tmp_path_factory.mktemp("faults"))
+def suite(session_warehouse, tmp_path_factory):
+    """The faults run against a copy of the shared offline warehouse (as of its day, so the rebuild after the
+    faults is comparable with it)."""
+    settings = copy_warehouse(session_warehouse, tmp_path_factory.mktemp("faults"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARGINS_AS_OF", AS_OF)
+        return run_suite(settings.data_dir, built=True)
 
 
 def test_every_fault_in_the_issue_is_exercised(suite):

@@ -9,8 +9,9 @@ import subprocess
 from pipelines.resources import DBT_PROJECT_DIR, dbt_executable
 
 
-def test_source_freshness_reports_offline_sources_as_stale(offline_warehouse, tmp_path):
-    environment = {**os.environ, "MARGINS_WORK_DB": str(offline_warehouse.working_db)}
+def test_source_freshness_reports_offline_sources_as_stale(warehouse_copy, tmp_path):
+    # a copy: dbt opens the database read-write
+    environment = {**os.environ, "MARGINS_WORK_DB": str(warehouse_copy.working_db)}
     subprocess.run(
         [dbt_executable(), "source", "freshness", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
          str(DBT_PROJECT_DIR), "--target-path", str(tmp_path), "--output", str(tmp_path / "sources.json")],

@@ -86,6 +86,22 @@ def test_connection_refused(server):
         HttpClient(FAST).get("aws", "http://127.0.0.1:9/never")
 
 
+LONG_QUERY = "?api-version=2023-01-01-preview&$filter=" + "%20and%20".join(f"armRegionName%20eq%20%27r{i}%27"
+                                                                        for i in range(12))
+
+
+def test_the_source_and_the_cause_come_before_a_long_url(server):
+    """`margins status` shows a message's start: the source and the cause lead, urllib3's preamble is dropped."""
+    with pytest.raises(FetchError) as refused:
+        HttpClient(FAST).get("azure", f"http://127.0.0.1:9/api/retail/prices{LONG_QUERY}")
+    assert refused.value.args[0][:100].startswith("azure: connection failed (Connection refused): http://127.0.0.1:9/")
+    server.route("/prices", Reply(503, b"busy"))
+    with pytest.raises(FetchError) as unavailable:
+        HttpClient(FAST).get("azure", f"{server.url}/prices{LONG_QUERY}")
+    first_100 = unavailable.value.args[0][:100]
+    assert first_100.startswith("azure: ") and "503" in first_100
+
+
 def test_user_agent_names_the_project(server):
     server.route("/ua", Reply(200, b"ok"))
     HttpClient(FAST).get("litellm", f"{server.url}/ua")

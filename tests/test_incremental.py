@@ -24,6 +24,9 @@ from pipelines.sources.gpu_trackers import GpuTrackersSource
 from pipelines.sources.litellm import LiteLLMSource
 from pipelines.sources.skypilot import SkyPilotSource
 
+# slow: dbt builds of its own
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).with_name("dbt")
 

@@ -15,6 +15,9 @@ from pipelines.settings import API_KEY_VARIABLES, Settings
 from tests import gpu_api_routes as routes
 from tests.http_server import FixtureServer, Reply, fixture_bytes
 
+# slow: a refresh of its own
+pytestmark = pytest.mark.slow
+
 SKYPILOT_CLOUDS = ("aws", "gcp", "lambda", "nebius")
 FLAGSHIP_GPUS = {"H100", "H200", "B200"}
 

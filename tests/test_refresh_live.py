@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -9,11 +11,15 @@ from pipelines.cli import main
 from pipelines.settings import Settings
 from tests.http_server import Reply, fixture_bytes
 
+pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
+
 SKYPILOT_CLOUDS = ("aws", "gcp", "lambda", "nebius")
 
 
 @pytest.fixture
-def live_env(server, data_dir, monkeypatch):
+def live_env(server, warehouse_copy, monkeypatch):
+    """A copy of the offline warehouse and every token source and SkyPilot served live from a local server."""
+    monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
     monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}/litellm/model_prices_and_context_window.json")
     monkeypatch.setenv("MARGINS_OPENROUTER_URL", f"{server.url}/openrouter/api/v1/models")
     monkeypatch.setenv("MARGINS_SKYPILOT_URL", f"{server.url}/skypilot/catalogs/v8")
@@ -44,7 +50,9 @@ def test_live_refresh_lands_and_parses_every_source(live_env, capsys):
         """).fetchall()
         assert live == [("litellm", 1), ("openrouter", 1), ("skypilot", len(SKYPILOT_CLOUDS))]
         landed = {path.name for path in (settings.landing_dir / "openrouter").iterdir()}
-        sha = connection.execute("select sha256 from raw.fetch_log where source = 'openrouter' and mode = 'live'")
+        # the copy's history holds the offline refreshes' attempts (mode live, status skipped): this one fetched
+        sha = connection.execute("select sha256 from raw.fetch_log where source = 'openrouter' and mode = 'live' "
+                                 "and status <> 'skipped'")
         assert sha.fetchone()[0] in landed
         gpt4o = connection.execute("""
             select usd_per_1m_input, usd_per_1m_output from marts.fct_token_prices_daily
@@ -54,11 +62,23 @@ def test_live_refresh_lands_and_parses_every_source(live_env, capsys):
     assert live_env.hits("/litellm/model_prices_and_context_window.json") == 1
 
 
-def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, capsys):
+def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, capsys, monkeypatch):
+    # a long URL, as the cloud APIs' are: the message must still lead with the source and the cause
+    long_url = f"{live_env.url}/openrouter/api/v1/models?" + "&".join(f"filter{i}=gpu-offers" for i in range(25))
+    monkeypatch.setenv("MARGINS_OPENROUTER_URL", long_url)
     live_env.route("/openrouter/api/v1/models", Reply(503, b"<html>down</html>"))
     assert main(["refresh", "--sources", "litellm,openrouter"]) == 0
     output = capsys.readouterr().out
     assert "failed" in output and "openrouter" in output
+    assert max(len(line) for line in output.splitlines()) <= 220, "the refresh summary cuts long cells"
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert max(len(line) for line in status.splitlines()) <= 220, "margins status cuts long cells"
+    assert main(["status", "--format", "json"]) == 0
+    full = {row["source"]: row for row in json.loads(capsys.readouterr().out)["sources"]}
+    assert long_url in full["openrouter"]["last_error"], "--format json keeps the whole message"
+    first_100 = full["openrouter"]["last_error"][:100]
+    assert first_100.startswith("openrouter: ") and "503" in first_100
     with published(Settings.from_env()) as connection:
         status = dict(connection.execute(
             "select source, is_stale from marts.source_status where source in ('litellm', 'openrouter')").fetchall())
@@ -76,7 +96,8 @@ def test_a_rejected_batch_is_quarantined_and_the_source_keeps_its_last_good_data
     assert main(["refresh", "--sources", "openrouter"]) == 0
     with published(Settings.from_env()) as connection:
         rejected = connection.execute(
-            "select status, error from raw.fetch_log where source = 'openrouter' and mode = 'live'").fetchone()
+            "select status, error from raw.fetch_log where source = 'openrouter' and mode = 'live' "
+            "and status <> 'skipped'").fetchone()
         assert rejected[0] == "rejected" and "data" in rejected[1]
         quarantined = connection.execute(
             "select rule from raw.quarantine where source = 'openrouter'").fetchall()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.cli import main
 from pipelines.sources.base import bundled_manifest
@@ -76,19 +81,47 @@ def test_warehouse_has_exactly_the_four_schemas(published):
     assert schemas == {"raw", "staging", "intermediate", "marts"}
 
 
-def test_second_refresh_adds_fetch_log_rows_but_no_observations(offline_warehouse, capsys):
-    def counts():
-        with duckdb.connect(str(offline_warehouse.published_db), read_only=True) as connection:
+@pytest.mark.slow
+def test_second_refresh_adds_fetch_log_rows_but_no_observations_and_publishes_nothing(warehouse_copy, capsys):
+    def counts(database):
+        with duckdb.connect(str(database), read_only=True) as connection:
             return connection.execute("""
                 select (select count(*) from raw.gpu_observations), (select count(*) from raw.token_observations),
                        (select count(*) from raw.snapshots), (select count(*) from raw.fetch_log)
             """).fetchone()
 
-    gpu_before, token_before, snapshots_before, fetches_before = counts()
+    gpu_before, token_before, snapshots_before, fetches_before = counts(warehouse_copy.working_db)
+    published_before = warehouse_copy.published_db.stat().st_mtime_ns
     assert main(["refresh", "--offline"]) == 0
-    gpu_after, token_after, snapshots_after, fetches_after = counts()
+    gpu_after, token_after, snapshots_after, fetches_after = counts(warehouse_copy.working_db)
     assert (gpu_after, token_after, snapshots_after) == (gpu_before, token_before, snapshots_before)
-    assert fetches_after > fetches_before
+    assert fetches_after > fetches_before, "every attempt is logged in the working database"
+    # nothing new landed, same dbt project, same as-of day: no dbt build, the published copy is left as it was
+    assert warehouse_copy.published_db.stat().st_mtime_ns == published_before
+    assert "nothing new" in capsys.readouterr().out.splitlines()[-1]
+
+
+def processes_in_session(session_id: int) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == session_id:
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ')[:120]!r}")
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_no_process_outlives_margins_refresh(warehouse_copy):
+    # a session of its own: every process the refresh starts inherits the session id, the refresh's pid
+    refresh = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "refresh", "--offline"], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, errors = refresh.communicate(timeout=600)
+    assert refresh.returncode == 0, errors[-2000:]
+    assert processes_in_session(refresh.pid) == []
 
 
 def test_sql_command_reads_the_published_copy(offline_warehouse, capsys):

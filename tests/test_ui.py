@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+# slow: a Dagster webserver
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[1]
 QUERY = """{ assetNodes { assetKey { path } dependencyKeys { path } groupName kinds description
   owners { ... on TeamAssetOwner { team } }

@@ -70,6 +70,11 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     with writer_lock(config):
         dbt_state.record_build_as_of(config)
         fingerprint = dbt_state.project_fingerprint()
+        inputs = dbt_state.build_inputs(config, fingerprint)
+        if not context.is_subset and dbt_state.is_published(config, inputs):
+            # nothing yielded: the publish step (and the report) downstream are skipped too
+            context.log.info(f"nothing new since the published build (as of {inputs['as_of']}): no dbt build")
+            return
         if dbt_state.needs_full_refresh(config, fingerprint):
             context.log.info("dbt project, seeds, warehouse or an earlier as-of day than the last build's: "
                              "--full-refresh")
@@ -80,6 +85,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
             dbt_state.record_successful_build(config, fingerprint)
+            dbt_state.record_built(config, inputs)
 
 
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
@@ -97,6 +103,7 @@ def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
         config = settings.settings()
         with writer_lock(config):
             path = publish(config)
+            dbt_state.record_published(config)
         counts = table_row_counts(path)
         for (schema, table), rows in counts.items():
             if AssetKey([schema, table]) in upstream.keys:
