@@ -45,7 +45,7 @@ nux:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _run(argv)
+        return _parse_and_run(argv)
     finally:
         if argv is None:  # the `margins` command itself (callers in this process keep their helpers)
             _stop_helper_processes()
@@ -62,14 +62,14 @@ def _stop_helper_processes() -> None:
         resource_tracker._resource_tracker._stop()
 
 
-def _run(argv: Sequence[str] | None) -> int:
+def _parse_and_run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
     try:
-        return _run(args)
+        return _run_handler(args)
     except Exception as error:
         problem = dagster_instance_problem(error, os.environ.get("DAGSTER_HOME"))
         if problem is None:
@@ -78,7 +78,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run_handler(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except WarehouseLockedError as error:
