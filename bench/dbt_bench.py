@@ -104,6 +104,7 @@ def build(project: Path, database: Path, label: str, timeout_s: float | None = N
     (``--full-refresh`` for the naive full rebuild, which rebuilds incremental models from scratch; an incremental
     build leaves out the structural tests, as the refresh does)."""
     target = project / "target"
+    pin_as_of(database)
     env = {**os.environ, "MARGINS_WORK_DB": str(database), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "0"}
     command = [str(DBT), "build", "--exclude-resource-type", "unit_test", "--project-dir", str(project),
                "--profiles-dir", str(project), "--target-path", str(target), "--vars", bench_vars(project), "--quiet"]
@@ -138,6 +139,17 @@ def build(project: Path, database: Path, label: str, timeout_s: float | None = N
     if not result.ok and not result.failures:
         result.failures.append(output.strip()[-600:])
     return result
+
+
+def pin_as_of(database: Path) -> None:
+    """Build the synthetic warehouse as of its newest snapshot's day, as a refresh on that day would (the as-of day
+    lives in raw.build_as_of; without it dbt would build as of today and carry every price forward to it)."""
+    import duckdb
+
+    with duckdb.connect(str(database)) as connection:
+        day = connection.execute(
+            "select cast(timezone('UTC', max(observed_at)) as date) from raw.snapshots").fetchone()[0]
+        connection.execute("create or replace table raw.build_as_of as select ?::date as as_of", [day])
 
 
 def parse(project: Path, database: Path) -> None:

@@ -253,6 +253,13 @@ class RefreshRuns:
     def get_asset_materialization_events(self) -> list:
         return [event for run in self.runs for event in run.get_asset_materialization_events()]
 
+    def get_step_failure_events(self) -> list:
+        return [event for run in self.runs for event in run.get_step_failure_events()]
+
+    @property
+    def all_events(self) -> list:
+        return [event for run in self.runs for event in run.all_events]
+
 
 def _execute_refresh(settings: Settings, selected: list[str], report: bool = False) -> RefreshRuns:
     """Run the daily job in this process for the selected sources; the HTML report only when asked."""
