@@ -357,7 +357,7 @@ DISCREPANCY_COLUMNS = ("kind", "provider", "subject", "price", "source a", "valu
                        "relative difference", "days apart", "first seen")
 
 
-def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 8) -> Chart:
+def discrepancies_chart(connection: duckdb.DuckDBPyConnection, top: int = 10) -> Chart:
     """Where two sources disagree about one price: the count per day and kind, and the largest on the newest day."""
     counts = connection.execute("""
         select price_date, kind, count(*) from marts.price_discrepancies group by all order by price_date

@@ -97,13 +97,16 @@ def test_upstream_freshness_is_a_warning_check_on_the_source_asset(offline_wareh
     assert "openrouter: upstream content last changed 2026-08-18 20:01 UTC" in result.description
 
 
-def test_status_warns_about_upstream_stale_sources(offline_warehouse, published, capsys):
+def test_status_warns_about_upstream_stale_sources(offline_warehouse, capsys):
     assert main(["status"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
     assert "warning: openrouter: upstream content unchanged since 2026-08-18 20:01 (more than 7 days): the feed may " \
            "have stopped updating" in lines
-    stale = {row[0] for row in published.execute(
-        "select source from marts.source_status where is_upstream_stale").fetchall()}
+    # opened after `margins status` closed its sealed connection (one process may not hold the file twice with two
+    # configurations)
+    with duckdb.connect(str(offline_warehouse.published_db), read_only=True) as published:
+        stale = {row[0] for row in published.execute(
+            "select source from marts.source_status where is_upstream_stale").fetchall()}
     assert {line.split(":")[1].strip() for line in lines} == stale
 
 

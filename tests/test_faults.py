@@ -11,8 +11,6 @@ from tests.reliability_scenarios import SCENARIOS
 # the suite builds a warehouse, rebuilds it and runs three more whole refreshes (isolation, two recoveries)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def suite(session_warehouse, tmp_path_factory):

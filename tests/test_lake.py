@@ -30,12 +30,12 @@ def s3():
 
 
 @pytest.fixture(scope="module")
-def small_warehouse(offline_warehouse, tmp_path_factory) -> Path:
+def small_warehouse(session_warehouse, tmp_path_factory) -> Path:
     """A data dir whose margins.duckdb holds a repeatable sample of every mart of the bundled warehouse."""
     data_dir = tmp_path_factory.mktemp("small") / "warehouse"
     data_dir.mkdir()
     with duckdb.connect(str(data_dir / "margins.duckdb")) as connection:
-        connection.execute(f"attach '{offline_warehouse.published_db}' as bundled (read_only)")
+        connection.execute(f"attach '{session_warehouse.published_db}' as bundled (read_only)")
         connection.execute("create schema marts")
         for (mart,) in connection.execute("select table_name from duckdb_tables() "
                                           "where database_name = 'bundled' and schema_name = 'marts'").fetchall():
