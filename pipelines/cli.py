@@ -305,6 +305,7 @@ def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> l
     The report (3 s of charts) is not part of the warehouse: `margins report`, `--report` or the scheduled job
     build it from the published file.
     """
+    from pipelines.assets.lake import published_ducklake
     from pipelines.assets.report import html_report
     from pipelines.assets.sources import source_asset_key
     from pipelines.jobs import daily_refresh_job
@@ -313,6 +314,10 @@ def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> l
     skipped = {source_asset_key(source) for source in SOURCES if source not in selected}
     if not report:
         skipped |= set(html_report.keys)
+    # the job's selection is fixed when the code location is imported; the lake is published only where it is
+    # configured now
+    if not os.environ.get("MARGINS_LAKE_CATALOG", "").strip():
+        skipped |= set(published_ducklake.keys)
     return [key for key in daily_refresh_job.selection.resolve(defs.resolve_asset_graph()) if key not in skipped]
 
 
