@@ -20,7 +20,8 @@ provider_prices as (
         price_class,
         pricing_type,
         min(usd_per_gpu_hour) as usd_per_gpu_hour,
-        arg_min(days_since_observed, usd_per_gpu_hour) as days_since_observed
+        -- ties broken on the values themselves, so every build (incremental or full) picks the same
+        arg_min(days_since_observed, (usd_per_gpu_hour, days_since_observed)) as days_since_observed
     from offers
     group by all
 ),
@@ -32,8 +33,8 @@ list_basis as (
         min(usd_per_gpu_hour) as min_usd_per_gpu_hour,
         median(usd_per_gpu_hour) as median_usd_per_gpu_hour,
         max(usd_per_gpu_hour) as max_usd_per_gpu_hour,
-        arg_min(provider, usd_per_gpu_hour) as min_provider,
-        arg_max(provider, usd_per_gpu_hour) as max_provider,
+        arg_min(provider, (usd_per_gpu_hour, provider)) as min_provider,
+        arg_max(provider, (usd_per_gpu_hour, provider)) as max_provider,
         count(*) as n_providers,
         max(days_since_observed) as days_since_oldest_input_observed
     from provider_prices
