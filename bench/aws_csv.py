@@ -1,7 +1,7 @@
 """Parsing a ~300 MB AWS-shaped EC2 offer CSV: DuckDB's own read_csv vs the project's AWS parser.
 
 The file (SYNTHETIC, written to the bench's temp dir): the 5 quoted metadata lines and the 33-column header of
-the documented offer-file shape (as in tests/fixtures/gpu/aws/, see ../shared/data/gpu/api_samples/README.md (b)),
+the documented offer-file shape (as in tests/fixtures/gpu/aws/, see tests/fixtures/README.md),
 then ~660k rows. GPU rows: every real us-east-1 on-demand price of the SkyPilot v8 AWS catalog (6 GPU instance
 types, real price, GPU count, vCPUs, memory), each crossed with every operating system, tenancy, pre-installed
 software, capacity status and term (1 OnDemand + 6 Reserved rates), so exactly one row per instance type passes

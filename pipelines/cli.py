@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.lake import LakeError
-from pipelines.recovery import dagster_instance_problem, prepare_refresh
+from pipelines.recovery import dagster_instance_problem, prepare_refresh, process_alive
 from pipelines.settings import AsOfError, Settings
 from pipelines.warehouse import WarehouseLockedError, connect_published, describe_query_error, writer_lock
 
@@ -332,20 +332,10 @@ def release_dead_cli_runs(instance) -> None:
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
     for run in runs:
         pid = run.tags.get(CLI_PID_TAG)
-        if pid is None or _process_alive(int(pid)):
+        if pid is None or process_alive(int(pid)):
             continue
         instance.report_run_failed(run, f"margins refresh process {pid} is gone (killed); run marked failed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ensure_dagster_home(settings: Settings) -> None:

@@ -62,8 +62,11 @@ def _owner_alive(path: Path) -> bool:
     if len(parts) < 3 or not parts[-2].isdigit():
         return False
     pid = int(parts[-2])
-    if pid == os.getpid():
-        return False
+    return pid != os.getpid() and process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one owned by another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -245,7 +245,7 @@ def run_suite(data_dir: Path, built: bool = False) -> tuple[list[FaultResult], b
 
     environment = {"MARGINS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
                    "MARGINS_SKYPILOT_CLOUDS": "aws"}
-    with _temporary_environment(environment):
+    with temporary_environment(environment):
         if not built:
             assert margins(["refresh", "--offline"]) == 0, "baseline offline refresh failed"
         settings = Settings.from_env()
@@ -255,7 +255,7 @@ def run_suite(data_dir: Path, built: bool = False) -> tuple[list[FaultResult], b
             assert margins(["refresh", "--offline"]) == 0, "rebuild after the faults failed"
             marts_changed = mart_fingerprints(settings.published_db) != baseline
             # the scenarios land live data, observed today: a warehouse pinned to an earlier as-of day would ignore it
-            with _without("MARGINS_AS_OF"):
+            with temporary_environment({"MARGINS_AS_OF": None}):
                 results += run_scenarios(settings, server, FIRST)
                 results += [run_fault(fault, server, settings) for fault in FAULTS if fault.expected == "ok"]
                 results += run_scenarios(settings, server, REST)
@@ -263,27 +263,22 @@ def run_suite(data_dir: Path, built: bool = False) -> tuple[list[FaultResult], b
 
 
 @contextlib.contextmanager
-def _without(name: str) -> Iterator[None]:
-    saved = os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ[name] = saved
-
-
-@contextlib.contextmanager
-def _temporary_environment(values: dict[str, str]) -> Iterator[None]:
+def temporary_environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for the block, then restore them."""
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    _apply(values)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _apply(saved)
+
+
+def _apply(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def render(results: list[FaultResult], marts_changed: bool) -> str:

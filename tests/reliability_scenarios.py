@@ -39,6 +39,7 @@ from tests.reliability import (
     _with_litellm_entry,
     mart_fingerprints,
     observation_rows,
+    temporary_environment,
 )
 
 
@@ -250,7 +251,8 @@ def bad_value_refresh(settings: Settings, server: FixtureServer) -> FaultResult:
     server.route(OPENROUTER, Reply(200, _openrouter()))
     before = raw_rows(settings.working_db)
     litellm_before = _litellm_marts(settings)
-    with _environment({"MARGINS_LITELLM_URL": server.url + LITELLM, "MARGINS_OPENROUTER_URL": server.url + OPENROUTER}):
+    urls = {"MARGINS_LITELLM_URL": server.url + LITELLM, "MARGINS_OPENROUTER_URL": server.url + OPENROUTER}
+    with temporary_environment(urls):
         code, out, _ = run_cli("refresh", "--sources", "litellm,openrouter")
         again = ingest_source(SOURCES["litellm"], Settings.from_env(), HttpClient(FAST_HTTP), run_id="fault:again")
     with duckdb.connect(str(settings.published_db), read_only=True) as connection:
@@ -278,7 +280,7 @@ _PINNED_AS_OF = "2026-11-30"  # the fault suite's warehouse before the scenarios
 
 def recover_from_published(settings: Settings, server: FixtureServer) -> FaultResult:
     """Live data landed after the last publish, then the working database is damaged: nothing is lost."""
-    with _environment(route_azure(server)):
+    with temporary_environment(route_azure(server)):
         assert ingest_source(SOURCES["azure"], Settings.from_env(), HttpClient(FAST_HTTP),
                              run_id="fault:live-azure").status == "ok"
     before = raw_rows(settings.working_db)
@@ -328,20 +330,6 @@ def _damage(database: Path) -> None:
 
 def _with_url(settings: Settings, source: str, url: str) -> Settings:
     return Settings(data_dir=settings.data_dir, offline=False, urls={**settings.urls, source: url})
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 Scenario = Callable[[Settings, FixtureServer], FaultResult]
