@@ -203,8 +203,8 @@ with duckdb.connect() as connection:
     rows = connection.execute(OFFER_QUERY.format(source=source, families=families)).fetchall()
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(rows)}))
 """
-# In a refresh the AWS step runs inside pipelines.ingest, which has imported pipelines.validation already; the
-# parser imports it lazily (for the gpu_sku_sizes seed), so the child imports it first and reports that apart.
+# In a refresh the AWS step runs inside pipelines.ingest, which has imported pipelines.validation (pandas) already,
+# so the child imports it first and reports that apart.
 PROJECT_CHILD = """
 import json, sys, time
 from pathlib import Path

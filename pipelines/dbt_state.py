@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.reference import REPO_ROOT as ROOT
 from pipelines.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
 # Tests of the SQL's structure rather than the data (they recompute a whole history view) run in full builds
 # and `make test`; a daily incremental build leaves them out.
 STRUCTURAL_TAG = "structural"

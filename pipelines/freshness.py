@@ -9,15 +9,15 @@ same in ``marts.source_status`` (``upstream_changed_at``, ``is_upstream_stale``)
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 import duckdb
 
-SOURCES_SEED = Path(__file__).resolve().parents[1] / "seeds" / "reference" / "sources.csv"
+from pipelines.reference import SEEDS_DIR, read_seed
+
+SOURCES_SEED = SEEDS_DIR / "sources.csv"
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,8 @@ class UpstreamFreshness:
 @cache
 def stale_after_days() -> dict[str, int]:
     """Per source id, its upstream_stale_after_days from the sources seed."""
-    with open(SOURCES_SEED, newline="") as handle:
-        rows = list(csv.DictReader(handle))
     thresholds = {}
-    for row in rows:
+    for row in read_seed("sources"):
         value = (row.get("upstream_stale_after_days") or "").strip()
         if not value.isdigit():
             raise ValueError(f"{row['source']}: upstream_stale_after_days in {SOURCES_SEED.name} must be a whole "

@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links
 
-from pipelines.http import RETRY_STATUSES, FetchError, HttpClient, HttpResponse
+from pipelines.http import RETRY_STATUSES, FetchError, HttpClient, HttpResponse, rebase_link
 from pipelines.settings import DEFAULT_URLS, Settings
 from pipelines.sources.base import parse_timestamp
 
@@ -107,19 +106,10 @@ class GitHubClient:
             next_url = _next_link(response)
             if not next_url:
                 return
-            url, params = self._follow(next_url), None
+            # a Link on the default API host is re-based onto the configured one; other hosts are refused, so the
+            # token never leaves the API host
+            url, params = rebase_link(self.source, next_url, self.api, DEFAULT_URLS["github_api"]), None
         raise FetchError(self.source, f"GitHub listing of {url} exceeded {MAX_PAGES} pages")
-
-    def _follow(self, next_url: str) -> str:
-        """A Link on the default API host is re-based onto the configured one; other hosts are refused,
-        so the token never leaves the API host."""
-        target, configured = urlsplit(next_url), urlsplit(self.api)
-        if target.netloc == configured.netloc:
-            return next_url
-        if target.netloc == urlsplit(DEFAULT_URLS["github_api"]).netloc:
-            return urlunsplit((configured.scheme, configured.netloc, configured.path.rstrip("/") + target.path,
-                               target.query, ""))
-        raise FetchError(self.source, f"refused a pagination link to another host ({target.netloc})")
 
     def _api_get(self, url: str, params: dict[str, str] | None) -> HttpResponse:
         headers = dict(API_HEADERS)

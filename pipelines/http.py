@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -81,6 +81,21 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
             text = text.replace(secret, "***")
     text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
     return re.sub(r"(?i)((?:api_?key|key|token|access_token)=)[^&\s]+", r"\1***", text)
+
+
+def rebase_link(source: str, link: str, base: str, default_base: str, what: str = "a pagination link") -> str:
+    """A link a paged API returned (a next-page link), for the client configured with ``base``.
+
+    A link on the configured host is followed as it is; one on the API's default host (``default_base``) is
+    re-based onto the configured base, so an override (a mirror, a test server) applies to every page; a link to
+    any other host is refused, so a key or token never leaves the host it is meant for."""
+    target, configured, default = urlsplit(link), urlsplit(base), urlsplit(default_base)
+    if (target.hostname, target.port) == (configured.hostname, configured.port):
+        return link
+    if (target.hostname, target.port) == (default.hostname, default.port):
+        return urlunsplit((configured.scheme, configured.netloc, configured.path.rstrip("/") + target.path,
+                           target.query, ""))
+    raise FetchError(source, f"refused {what} to another host ({target.netloc})")
 
 
 # the password of a URL's user info (scheme://user:password@host): never stored, logged or printed

@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.diskspace import ensure_free_space
 from pipelines.http import redact
 from pipelines.settings import Settings
-from pipelines.sources.base import Payload
+
+if TYPE_CHECKING:  # the sources import file_sha256 from here; landing needs Payload for its annotations only
+    from pipelines.sources.base import Payload
 
 _SAFE_ID = re.compile(r"^[a-z0-9_]+$")
 
@@ -73,6 +76,7 @@ def _land_file(directory: Path, source_path: Path) -> LandedFile:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content (read in 1 MiB blocks): the name it is landed under."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

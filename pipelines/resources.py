@@ -18,10 +18,10 @@ from dagster_dbt.compat import DBT_PYTHON_VERSION
 if TYPE_CHECKING:
     from packaging.version import Version
 
+from pipelines.reference import REPO_ROOT, SEEDS_DIR
 from pipelines.settings import Settings, env_flag
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds" / "reference"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 

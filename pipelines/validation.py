@@ -10,16 +10,14 @@ Two layers, one set of rules:
 
 from __future__ import annotations
 
-import csv
-import functools
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from pipelines.reference import known_gpu_spellings
 from pipelines.sources.base import COLUMNS_BY_KIND, Reject
 
 PRICING_TYPES = ("on_demand", "spot", "unknown")
@@ -33,7 +31,6 @@ TOKEN_PRICE_COLUMNS = (
 )
 KNOWN_GPU_SHARE = 0.5
 DERIVED_COLUMNS = {"gpu": ("gpu_name_key",), "token": ()}
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds" / "reference"
 KEY_COLUMNS = {"gpu": ("scope", "provider", "gpu_name", "pricing_type"), "token": ("scope", "provider",
                                                                                  "source_model_key")}
 # The largest magnitude each numeric column of raw.*_observations holds (decimal(18, 6), decimal(8, 3), bigint):
@@ -188,14 +185,6 @@ def _frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     if kind == "gpu" and "gpu_name" in frame.columns:
         frame["gpu_name_key"] = frame["gpu_name"].map(lambda name: name.strip().lower() if name else None)
     return frame
-
-
-@functools.cache
-def known_gpu_spellings() -> frozenset[str]:
-    """Every GPU spelling the gpu_aliases seed maps, and the canonical names themselves (lower case)."""
-    with open(SEEDS_DIR / "gpu_aliases.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return frozenset({row["alias"].strip().lower() for row in rows} | {row["gpu_model"].lower() for row in rows})
 
 
 def _expectations(gx, kind: str, min_rows: int) -> list:

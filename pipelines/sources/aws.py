@@ -32,19 +32,13 @@ from pipelines.sources.base import (
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
     decimal_or_none,
-    parse_date,
-    parse_timestamp,
-)
-from pipelines.sources.gpu_api import (
-    DownloadedPayload,
-    add_named,
     decode_json,
-    file_sha256,
     gpu_observation,
-    readable_path,
+    parse_date,
+    parse_gpu_items,
+    parse_timestamp,
 )
 
 INDEX_PATH = "/offers/v1.0/aws/AmazonEC2/current/region_index.json"
@@ -94,24 +88,16 @@ class AwsSource(Source):
         if landed is not None:
             return replace(landed, observed_at=publication_date(landed.path))
         response = http.download(self.id, url, settings.download_dir(self.id), max_bytes=MAX_OFFER_BYTES)
-        return DownloadedPayload(
-            name=name, content=b"", mode="live", url=url, observed_at=publication_date(response.path),
-            path=response.path, landed_path=previous.landing_dir / file_sha256(response.path))
+        return Payload(name=name, content=b"", mode="live", url=url, observed_at=publication_date(response.path),
+                       path=response.path)
 
     def parse(self, payload: Payload) -> ParsedBatch:
-        path = readable_path(payload)
+        path = payload.local_file()
         observed_at = publication_date(path, strict=True)
         region = payload.name.split("/")[0]
-        batch = ParsedBatch()
-        for record in offer_rows(path, payload.name):
-            try:
-                row = _observation(record, region, observed_at)
-            except ValueError as exc:
-                batch.rejects.append(Reject("parseable_number", str(exc), record))
-                continue
-            if row is not None:
-                add_named(batch, row)
-        return batch
+        return parse_gpu_items(offer_rows(path, payload.name),
+                               lambda record: _observations(record, region, observed_at), "parseable_number",
+                               quarantined=dict)
 
 
 def configured_regions() -> tuple[str, ...]:
@@ -176,16 +162,16 @@ def offer_rows(path: Path, name: str) -> list[dict[str, str]]:
         raise ParseError(f"{name}: not a readable offer CSV ({str(exc).splitlines()[0][:200]})") from None
 
 
-def _observation(record: dict[str, Any], region: str, observed_at: datetime) -> dict[str, Any] | None:
+def _observations(record: dict[str, Any], region: str, observed_at: datetime) -> list[dict[str, Any]]:
     gpu_count = decimal_or_none(record["GPU"]) if _is_number(record["GPU"]) else None
     if not gpu_count or gpu_count <= 0:
-        return None
+        return []
     price = decimal_or_none(record["PricePerUnit"])
-    return gpu_observation(
+    return [gpu_observation(
         scope=region, provider="aws", region=record["Region Code"] or region,
         instance_type=record["Instance Type"], gpu_name=record["Instance Type"], gpu_count=gpu_count,
         pricing_type="on_demand", usd_per_hour=price, observed_at=observed_at,
-        effective_date=parse_date(record["EffectiveDate"]))
+        effective_date=parse_date(record["EffectiveDate"]))]
 
 
 def _is_number(text: str | None) -> bool:

@@ -20,21 +20,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from pipelines.http import FetchError, HttpClient
+from pipelines.http import FetchError, HttpClient, rebase_link
 from pipelines.settings import DEFAULT_URLS, Settings
 from pipelines.sources.base import (
     ParsedBatch,
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
     decimal_or_none,
+    decode_json,
+    fetch_stamp,
+    gpu_observation,
+    json_object,
     parse_date,
+    parse_gpu_items,
 )
-from pipelines.sources.gpu_api import add_named, decode_json, fetch_stamp, gpu_observation, json_object
 
 API_VERSION = "2023-01-01-preview"
 GPU_SERIES = ("Standard_ND", "Standard_NC", "Standard_NV")
@@ -58,17 +61,8 @@ class AzureSource(Source):
                           mode="live", url=url, observed_at=observed_at)
 
     def parse(self, payload: Payload) -> ParsedBatch:
-        items = page_items(json_object(payload), payload.name)
-        batch = ParsedBatch()
-        for item in items:
-            try:
-                row = _observation(item)
-            except (ValueError, TypeError, AttributeError) as exc:
-                batch.rejects.append(Reject("parseable_item", str(exc), {"item": str(item)[:2000]}))
-                continue
-            if row is not None:
-                add_named(batch, row)
-        return batch
+        return parse_gpu_items(page_items(json_object(payload), payload.name), _observations, "parseable_item",
+                               errors=(ValueError, TypeError, AttributeError))
 
 
 def first_page_url(base: str) -> str:
@@ -114,21 +108,11 @@ def _decode_page(content: bytes, number: int) -> dict[str, Any]:
 def next_page_url(page: dict[str, Any], base: str, fetched: int, page_count: int) -> str | None:
     link = page.get("NextPageLink")
     if link:
-        return rebase(str(link), base)
+        return rebase_link("azure", str(link), base, DEFAULT_URLS["azure"], what="a NextPageLink")
     count = page.get("Count", page_count)
     if count == PAGE_SIZE and page_count:
         return f"{first_page_url(base)}&$skip={fetched}"
     return None
-
-
-def rebase(link: str, base: str) -> str:
-    """A NextPageLink on the default host, re-based onto the configured base; other hosts are refused."""
-    parts, default, configured = urlsplit(link), urlsplit(DEFAULT_URLS["azure"]), urlsplit(base)
-    if parts.hostname == default.hostname:
-        return base + parts.path + (f"?{parts.query}" if parts.query else "")
-    if (parts.hostname, parts.port) == (configured.hostname, configured.port):
-        return link
-    raise FetchError("azure", f"NextPageLink points at another host ({parts.hostname})")
 
 
 def page_items(page: dict[str, Any], name: str) -> list[Any]:
@@ -150,14 +134,14 @@ def pricing_type(item: dict[str, Any]) -> str:
     return "spot" if str(label).endswith(PREEMPTIBLE_SUFFIXES) else "on_demand"
 
 
-def _observation(item: Any) -> dict[str, Any] | None:
+def _observations(item: Any) -> list[dict[str, Any]]:
     if not _is_kept(item):
-        return None
+        return []
     size = item["armSkuName"]
     if not isinstance(size, str) or not size:
         raise ValueError(f"armSkuName {size!r}")
-    return gpu_observation(
+    return [gpu_observation(
         scope="retail_prices", provider="azure", region=item.get("armRegionName"), instance_type=size,
         gpu_name=size, gpu_count=None, pricing_type=pricing_type(item),
         usd_per_hour=decimal_or_none(item.get("retailPrice")),
-        effective_date=parse_date(item.get("effectiveStartDate")))
+        effective_date=parse_date(item.get("effectiveStartDate")))]

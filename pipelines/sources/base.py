@@ -4,6 +4,21 @@ A source yields ``Payload`` objects (the bytes exactly as served, plus when they
 turns one payload into a ``ParsedBatch`` of observation rows shaped like ``raw.gpu_observations`` or
 ``raw.token_observations``. Landing, validation and loading are the same for every source and live in
 ``pipelines.ingest``; a source only knows its own host and format.
+
+The helpers every source shares live here too: JSON and CSV decoding that names the payload (and says when it
+got an HTML page), the per-item parse loop (``parse_each``: an item that cannot be read is quarantined, the rest of
+the payload goes on), the one GPU observation row (``gpu_observation``), naming a row's GPU from the reference
+seeds (``add_named``), API keys from the environment, and per-fetch payload names.
+
+GPU names: a row is loaded with the source's own GPU spelling when the gpu_aliases seed knows it, else with
+the gpu_sku_sizes seed's model of its instance type (the cloud price lists name instance types, not GPUs).
+A row neither seed can name is quarantined under rule ``unmapped_gpu`` and listed in
+``marts.unmapped_gpu_aliases``: the clouds list many GPUs outside the canonical set (T4, V100, consumer
+cards), and the batch suite rejects a batch in which fewer than half the GPU spellings are known.
+
+A multi-request source fetches all of a listing before yielding any of it, so a listing that breaks half-way
+never lands as a (partial) snapshot. A large payload is streamed to disk (``Payload.path``); landing moves that
+file, and ingest hands the parser the landed file (``Payload.local_file``).
 """
 
 from __future__ import annotations
@@ -11,18 +26,26 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipelines.http import HttpClient
-from pipelines.settings import Settings
+from pipelines.landing import file_sha256
+from pipelines.reference import SNAPSHOT_DIR, known_gpu_name
+from pipelines.settings import API_KEY_VARIABLES, Settings
 
-SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "seeds" / "snapshots"
+Item = TypeVar("Item")
+Parsed = TypeVar("Parsed")
+
+UNMAPPED_RULE = "unmapped_gpu"
+# what reading a malformed item of a JSON listing raises (a missing key, a list where an object was expected, junk)
+ITEM_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, AttributeError)
 MONEY_PLACES = Decimal("0.000001")
 PER_MILLION = Decimal(1_000_000)
 
@@ -61,6 +84,13 @@ class Payload:
     def read_bytes(self) -> bytes:
         return self.path.read_bytes() if self.path is not None else self.content
 
+    def local_file(self) -> Path:
+        """The file holding a file-backed payload's bytes. Landing moves a download into the landing area, and
+        ingest hands the parser the payload with ``path`` set to the landed file."""
+        if self.path is None or not self.path.exists():
+            raise ParseError(f"{self.name}: the payload file is missing ({self.path})")
+        return self.path
+
 
 @dataclass(frozen=True)
 class PreviousFetches:
@@ -77,20 +107,10 @@ class PreviousFetches:
         sha256 = self.sha256_by_url.get(url)
         if sha256 is None or not (self.landing_dir / sha256).exists():
             return None
-        if _file_sha256(self.landing_dir / sha256) != sha256:
+        if file_sha256(self.landing_dir / sha256) != sha256:
             return None  # the landed copy was damaged: download it again (landing replaces the file)
         return Payload(name=name, content=b"", mode="live", url=url, observed_at=observed_at,
                        path=self.landing_dir / sha256, sha256=sha256)
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -203,3 +223,111 @@ def read_csv_rows(payload: Payload, required: tuple[str, ...]) -> list[dict[str,
         return list(reader)
     except csv.Error as exc:
         raise ParseError(f"{payload.name}: malformed CSV ({exc})") from None
+
+
+def decode_json(content: bytes, name: str, **options: Any) -> Any:
+    """JSON with numbers kept exact (Decimal); ParseError names the payload and says when it got HTML.
+
+    ``options`` go to ``json.loads`` (e.g. an ``object_pairs_hook``)."""
+    try:
+        return json.loads(content, parse_float=Decimal, **options)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        hint = " (got an HTML page)" if content.lstrip()[:1] == b"<" else ""
+        raise ParseError(f"{name}: invalid JSON{hint}: {exc}") from None
+
+
+def json_object(payload: Payload, **options: Any) -> dict[str, Any]:
+    """The payload's top-level JSON object; ParseError for anything else."""
+    document = decode_json(payload.read_bytes(), payload.name, **options)
+    if not isinstance(document, dict):
+        raise ParseError(f"{payload.name}: expected a JSON object, got {type(document).__name__}")
+    return document
+
+
+def parse_each(batch: ParsedBatch, items: Iterable[Item], parse: Callable[[Item], Parsed], rule: str, *,
+               errors: tuple[type[BaseException], ...] = (ValueError,),
+               quarantined: Callable[[Item], dict[str, Any]] | None = None,
+               label: Callable[[Item], str] | None = None) -> Iterator[Parsed]:
+    """``parse`` of each item, one at a time: an item whose parse raises one of ``errors`` is quarantined in
+    ``batch`` under ``rule`` (``label(item): error`` as the reason, ``quarantined(item)`` as the row, by default
+    the item's text cut to 2,000 characters) and the rest of the payload goes on."""
+    for item in items:
+        try:
+            result = parse(item)
+        except errors as exc:
+            reason = f"{label(item)}: {exc}" if label else str(exc)
+            row = quarantined(item) if quarantined else {"item": str(item)[:2000]}
+            batch.rejects.append(Reject(rule, reason, row))
+            continue
+        yield result
+
+
+def parse_gpu_items(items: Iterable[Item], rows_of: Callable[[Item], Iterable[dict[str, Any]]], rule: str,
+                    **options: Any) -> ParsedBatch:
+    """``parse_each`` for a GPU listing: every row of every item that parses, under a GPU name the seeds know
+    (``add_named``); ``options`` as for ``parse_each``."""
+    batch = ParsedBatch()
+    for rows in parse_each(batch, items, rows_of, rule, **options):
+        for row in rows:
+            add_named(batch, row)
+    return batch
+
+
+def item_text(name: str) -> Callable[[Any], dict[str, Any]]:
+    """A quarantined row holding an item's text under ``name`` (cut to 2,000 characters)."""
+    return lambda item: {name: str(item)[:2000]}
+
+
+def gpu_observation(*, scope: str, provider: str, gpu_name: str | None, pricing_type: str,
+                    usd_per_hour: Decimal | None = None, usd_per_gpu_hour: Decimal | None = None,
+                    gpu_count: Decimal | None = None, region: str | None = None, zone: str | None = None,
+                    instance_type: str | None = None, observed_at: datetime | None = None,
+                    effective_date: date | None = None, gpu_memory_gb: float | None = None) -> dict[str, Any]:
+    """A row shaped like raw.gpu_observations; the per-GPU price is derived when only the instance's is known."""
+    per_hour = money(usd_per_hour)
+    per_gpu_hour = money(usd_per_gpu_hour)
+    if per_gpu_hour is None and per_hour is not None and gpu_count:
+        per_gpu_hour = money(per_hour / gpu_count)
+    return {
+        "scope": scope,
+        "observed_at": observed_at,
+        "provider": provider,
+        "region": region or None,
+        "zone": zone or None,
+        "instance_type": instance_type or None,
+        "gpu_name": gpu_name or None,
+        "gpu_memory_gb": gpu_memory_gb,
+        "gpu_count": gpu_count,
+        "pricing_type": pricing_type,
+        "usd_per_hour": per_hour,
+        "usd_per_gpu_hour": per_gpu_hour,
+        "effective_date": effective_date,
+    }
+
+
+def add_named(batch: ParsedBatch, row: dict[str, Any]) -> None:
+    """Load the row with a GPU name the seeds know, or quarantine it as unmapped (never guessed)."""
+    name = known_gpu_name(row["provider"], row["instance_type"], row["gpu_name"])
+    if name is None:
+        batch.rejects.append(Reject(UNMAPPED_RULE, f"{row['provider']} {row['instance_type'] or ''}: GPU "
+                                    f"{row['gpu_name']!r} is in neither gpu_aliases nor gpu_sku_sizes", row))
+    else:
+        batch.rows.append({**row, "gpu_name": name})
+
+
+def api_key_or_skip(settings: Settings, source_id: str) -> str:
+    """The source's API key from the environment; a missing key skips the source (never an error)."""
+    key = settings.api_key(source_id)
+    if key is None:
+        raise SourceSkipped(f"{API_KEY_VARIABLES[source_id]} is not set: {source_id} skipped")
+    return key
+
+
+def fetch_stamp(observed_at: datetime) -> str:
+    """Part of a payload name that is unique per fetch.
+
+    The batch suite compares a payload's row count with the previous fetch of the same payload name. That fits
+    a fixed file (an AWS region, a SkyPilot cloud), not a page of a listing or a capacity-dependent list, whose
+    row counts swing by design; such payloads are named per fetch.
+    """
+    return observed_at.strftime("%Y%m%dT%H%M%S%fZ")

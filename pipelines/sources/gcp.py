@@ -29,22 +29,21 @@ from urllib.parse import quote
 from pipelines.http import FetchError, HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
+    ITEM_ERRORS,
     ParsedBatch,
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
-    decimal_or_none,
-    parse_date,
-)
-from pipelines.sources.gpu_api import (
-    add_named,
     api_key_or_skip,
+    decimal_or_none,
     decode_json,
     fetch_stamp,
     gpu_observation,
+    item_text,
     json_object,
+    parse_date,
+    parse_gpu_items,
 )
 
 SERVICE = "6F81-5844-456A"
@@ -77,14 +76,8 @@ class GcpSource(Source):
         skus = json_object(payload).get("skus")
         if not isinstance(skus, list):
             raise ParseError(f"{payload.name}: no skus list in the response (schema changed?)")
-        batch = ParsedBatch()
-        for sku in skus:
-            try:
-                for row in sku_rows(sku):
-                    add_named(batch, row)
-            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-                batch.rejects.append(Reject("parseable_sku", str(exc), {"sku": str(sku)[:2000]}))
-        return batch
+        return parse_gpu_items(skus, sku_rows, "parseable_sku", errors=(*ITEM_ERRORS, IndexError),
+                               quarantined=item_text("sku"))
 
 
 def skus_url(base: str, page_token: str | None) -> str:

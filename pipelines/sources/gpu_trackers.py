@@ -15,11 +15,12 @@ from pipelines.sources.base import (
     ParsedBatch,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
     SourceSkipped,
     decimal_or_none,
+    gpu_observation,
     money,
+    parse_each,
     parse_timestamp,
     read_csv_rows,
 )
@@ -41,12 +42,8 @@ class GpuTrackersSource(Source):
 
     def parse(self, payload: Payload) -> ParsedBatch:
         batch = ParsedBatch()
-        for row in read_csv_rows(payload, REQUIRED):
-            try:
-                observation = _observation(row)
-            except ValueError as exc:
-                batch.rejects.append(Reject("parseable_number", str(exc), dict(row)))
-                continue
+        for observation in parse_each(batch, read_csv_rows(payload, REQUIRED), _observation, "parseable_number",
+                                      quarantined=dict):
             if observation["usd_per_hour"] is not None or observation["usd_per_gpu_hour"] is not None:
                 batch.rows.append(observation)
         return batch
@@ -56,26 +53,11 @@ def _observation(row: dict[str, str]) -> dict:
     pricing = row["pricing_type"].strip()
     if pricing not in PRICING_TYPES:
         raise ValueError(f"unknown pricing_type {pricing!r}")
-    count = decimal_or_none(row["gpu_count"])
-    per_hour = _price(row["usd_per_hour"])
-    per_gpu_hour = _price(row["usd_per_gpu_hour"])
-    if per_gpu_hour is None and per_hour is not None and count:
-        per_gpu_hour = money(per_hour / count)
-    return {
-        "scope": row["source_repo"],
-        "observed_at": parse_timestamp(row["snapshot_date"]),
-        "provider": row["provider"].strip(),
-        "region": row["region"] or None,
-        "zone": None,
-        "instance_type": row["instance_type"] or None,
-        "gpu_name": row["gpu_model"],
-        "gpu_memory_gb": None,
-        "gpu_count": count,
-        "pricing_type": pricing,
-        "usd_per_hour": per_hour,
-        "usd_per_gpu_hour": per_gpu_hour,
-        "effective_date": None,
-    }
+    return gpu_observation(
+        scope=row["source_repo"], observed_at=parse_timestamp(row["snapshot_date"]), provider=row["provider"].strip(),
+        region=row["region"], instance_type=row["instance_type"], gpu_name=row["gpu_model"],
+        gpu_count=decimal_or_none(row["gpu_count"]), pricing_type=pricing, usd_per_hour=_price(row["usd_per_hour"]),
+        usd_per_gpu_hour=_price(row["usd_per_gpu_hour"]))
 
 
 def _price(text: str):

@@ -19,15 +19,19 @@ from typing import Any
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
+    ITEM_ERRORS,
     ParsedBatch,
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
+    api_key_or_skip,
     decimal_or_none,
+    fetch_stamp,
+    gpu_observation,
+    json_object,
+    parse_gpu_items,
 )
-from pipelines.sources.gpu_api import add_named, api_key_or_skip, fetch_stamp, gpu_observation, json_object
 
 ENDPOINT = "/api/v1/instance-types"
 CENTS = Decimal(100)
@@ -55,15 +59,9 @@ class LambdaSource(Source):
         types = json_object(payload).get("data")
         if not isinstance(types, dict):
             raise ParseError(f"{payload.name}: no `data` object in the response (schema changed?)")
-        batch = ParsedBatch()
-        for name, entry in types.items():
-            try:
-                for row in instance_rows(name, entry):
-                    add_named(batch, row)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                batch.rejects.append(Reject("parseable_instance_type", f"{name}: {exc}",
-                                            {"instance_type": name, "entry": str(entry)[:2000]}))
-        return batch
+        return parse_gpu_items(types.items(), lambda pair: instance_rows(*pair), "parseable_instance_type",
+                               errors=ITEM_ERRORS, label=lambda pair: pair[0],
+                               quarantined=lambda pair: {"instance_type": pair[0], "entry": str(pair[1])[:2000]})
 
 
 def instance_rows(name: str, entry: dict[str, Any]) -> list[dict[str, Any]]:

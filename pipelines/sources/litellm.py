@@ -8,7 +8,6 @@ Prices in the file are USD per token as JSON numbers; they are read from their t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +23,9 @@ from pipelines.sources.base import (
     Reject,
     Source,
     decimal_or_none,
+    json_object,
     parse_date,
+    parse_each,
     parse_timestamp,
     per_million,
     read_csv_rows,
@@ -62,10 +63,10 @@ class LiteLLMSource(Source):
     def parse(self, payload: Payload) -> ParsedBatch:
         if payload.name.endswith(".csv"):
             return parse_history(payload)
-        return parse_price_map(payload.read_bytes(), payload.name)
+        return parse_price_map(payload)
 
 
-def load_json_object(content: bytes, name: str) -> tuple[dict[str, Any], set[str]]:
+def load_json_object(payload: Payload) -> tuple[dict[str, Any], set[str]]:
     """The top-level object, and the keys it lists more than once (JSON allows it; which one is right is unknown)."""
     duplicates: set[str] = set()
 
@@ -77,48 +78,46 @@ def load_json_object(content: bytes, name: str) -> tuple[dict[str, Any], set[str
             seen[key] = value
         return seen
 
-    try:
-        document = json.loads(content, parse_float=Decimal, object_pairs_hook=collect)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        hint = " (got an HTML page)" if content.lstrip()[:1] == b"<" else ""
-        raise ParseError(f"{name}: invalid JSON{hint}: {exc}") from None
-    if not isinstance(document, dict):
-        raise ParseError(f"{name}: expected a JSON object, got {type(document).__name__}")
+    document = json_object(payload, object_pairs_hook=collect)
     return document, {key for key in duplicates if key in document}
 
 
-def parse_price_map(content: bytes, name: str, scope: str = "full") -> ParsedBatch:
-    document, duplicates = load_json_object(content, name)
+def parse_price_map(payload: Payload, scope: str = "full") -> ParsedBatch:
+    document, duplicates = load_json_object(payload)
     batch = ParsedBatch()
-    for key, entry in document.items():
-        if not isinstance(entry, dict) or "litellm_provider" not in entry:
-            continue
-        if key in duplicates:
-            batch.rejects.append(Reject("unique_model_key", f"{key}: listed more than once in the file",
-                                        {"key": key}))
-            continue
-        mode = entry.get("mode")
-        if mode not in TOKEN_MODES and not (mode is None and "input_cost_per_token" in entry):
-            continue
-        try:
-            batch.rows.append(_observation(key, entry, scope, observed_at=None))
-        except (ValueError, ArithmeticError) as exc:
-            batch.rejects.append(Reject("parseable_number", f"{key}: {exc}", {"key": key, **_plain(entry)}))
+
+    def priced_models():
+        for key, entry in document.items():
+            if not isinstance(entry, dict) or "litellm_provider" not in entry:
+                continue
+            if key in duplicates:
+                batch.rejects.append(Reject("unique_model_key", f"{key}: listed more than once in the file",
+                                            {"key": key}))
+                continue
+            mode = entry.get("mode")
+            if mode in TOKEN_MODES or (mode is None and "input_cost_per_token" in entry):
+                yield key, entry
+
+    batch.rows.extend(parse_each(
+        batch, priced_models(), lambda model: _observation(*model, scope, observed_at=None), "parseable_number",
+        errors=(ValueError, ArithmeticError), label=lambda model: model[0],
+        quarantined=lambda model: {"key": model[0], **_plain(model[1])}))
     if not batch.rows and not batch.rejects:
-        raise ParseError(f"{name}: no priced models found (schema changed?)")
+        raise ParseError(f"{payload.name}: no priced models found (schema changed?)")
     return batch
 
 
 def parse_history(payload: Payload) -> ParsedBatch:
     batch = ParsedBatch()
-    for row in read_csv_rows(payload, HISTORY_REQUIRED):
-        entry = {column: value for column, value in row.items() if value not in ("", None)}
-        try:
-            batch.rows.append(_observation(row["model_key"], entry, HISTORY_SCOPE,
-                                           observed_at=parse_timestamp(row["commit_date"])))
-        except (ValueError, ArithmeticError) as exc:
-            batch.rejects.append(Reject("parseable_number", f"{row['model_key']}: {exc}", dict(row)))
+    batch.rows.extend(parse_each(batch, read_csv_rows(payload, HISTORY_REQUIRED), _history_observation,
+                                 "parseable_number", errors=(ValueError, ArithmeticError),
+                                 label=lambda row: row["model_key"], quarantined=dict))
     return batch
+
+
+def _history_observation(row: dict[str, str]) -> dict[str, Any]:
+    entry = {column: value for column, value in row.items() if value not in ("", None)}
+    return _observation(row["model_key"], entry, HISTORY_SCOPE, observed_at=parse_timestamp(row["commit_date"]))
 
 
 def _observation(key: str, entry: dict[str, Any], scope: str, observed_at) -> dict[str, Any]:

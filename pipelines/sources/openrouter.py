@@ -7,9 +7,9 @@ real free price. Tiered ``overrides`` (``min_prompt_tokens``) become the long-co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pipelines.http import HttpClient
@@ -19,9 +19,11 @@ from pipelines.sources.base import (
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
     decimal_or_none,
+    decode_json,
+    item_text,
+    parse_each,
     per_million,
 )
 
@@ -42,20 +44,15 @@ class OpenRouterSource(Source):
         yield Payload(name="models.json", content=response.content, mode="live", url=response.url)
 
     def parse(self, payload: Payload) -> ParsedBatch:
-        try:
-            document = json.loads(payload.read_bytes())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            hint = " (got an HTML page)" if payload.read_bytes().lstrip()[:1] == b"<" else ""
-            raise ParseError(f"{payload.name}: invalid JSON{hint}: {exc}") from None
+        document = decode_json(payload.read_bytes(), payload.name)
         models = document.get("data") if isinstance(document, dict) else None
         if not isinstance(models, list):
             raise ParseError(f"{payload.name}: no `data` list in the response (schema changed?)")
         batch = ParsedBatch()
-        for model in models:
-            try:
-                batch.rows.append(_observation(model))
-            except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError, OSError) as exc:
-                batch.rejects.append(Reject("parseable_model", f"{exc}", {"model": str(model)[:2000]}))
+        batch.rows.extend(parse_each(
+            batch, models, _observation, "parseable_model",
+            errors=(ValueError, KeyError, TypeError, AttributeError, ArithmeticError, OSError),
+            quarantined=item_text("model")))
         return batch
 
 
@@ -112,8 +109,8 @@ def _long_context_tier(overrides: Any):
 
 
 def _date(value: Any):
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).date()
+    if isinstance(value, int | float | Decimal):  # JSON numbers are read exactly (Decimal)
+        return datetime.fromtimestamp(float(value), UTC).date()
     if isinstance(value, str) and len(value) >= 10:
         try:
             return datetime.fromisoformat(value[:10]).date()

@@ -18,15 +18,19 @@ from typing import Any
 from pipelines.http import HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
+    ITEM_ERRORS,
     ParsedBatch,
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
+    api_key_or_skip,
     decimal_or_none,
+    gpu_observation,
+    item_text,
+    json_object,
+    parse_gpu_items,
 )
-from pipelines.sources.gpu_api import add_named, api_key_or_skip, gpu_observation, json_object
 
 ENDPOINT = "/graphql"
 QUERY = ("query GpuTypes { gpuTypes { id displayName memoryInGb securePrice communityPrice secureSpotPrice "
@@ -60,14 +64,8 @@ class RunPodSource(Source):
         if not isinstance(gpu_types, list):
             errors = str(document.get("errors"))[:300] if document.get("errors") else "schema changed?"
             raise ParseError(f"{payload.name}: no data.gpuTypes list in the response ({errors})")
-        batch = ParsedBatch()
-        for gpu_type in gpu_types:
-            try:
-                for row in gpu_type_rows(gpu_type):
-                    add_named(batch, row)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                batch.rejects.append(Reject("parseable_gpu_type", str(exc), {"gpu_type": str(gpu_type)[:2000]}))
-        return batch
+        return parse_gpu_items(gpu_types, gpu_type_rows, "parseable_gpu_type", errors=ITEM_ERRORS,
+                               quarantined=item_text("gpu_type"))
 
 
 def gpu_type_rows(gpu_type: dict[str, Any]) -> list[dict[str, Any]]:

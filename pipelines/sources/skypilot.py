@@ -20,10 +20,10 @@ from pipelines.sources.base import (
     ParsedBatch,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
     decimal_or_none,
-    money,
+    gpu_observation,
+    parse_each,
     parse_timestamp,
     read_csv_rows,
 )
@@ -93,14 +93,12 @@ def parse_cloud_rows(cloud: str, rows: list[dict[str, str]], observed_at) -> Par
     if cloud == "gcp":
         gcp_gpu_rows = {(row.get("AvailabilityZone", ""), row["AcceleratorName"], _count_text(row)): row
                         for row in rows if not row["InstanceType"] and row["AcceleratorName"]}
-    for row in rows:
-        try:
-            offers = _gcp_offers(row, gcp_gpu_rows) if cloud == "gcp" else _plain_offers(row)
-        except ValueError as exc:
-            batch.rejects.append(Reject("parseable_number", str(exc), dict(row)))
-            continue
-        for offer in offers:
-            batch.rows.append(_observation(cloud, row, offer, observed_at))
+    def row_offers(row: dict[str, str]) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        offers = _gcp_offers(row, gcp_gpu_rows) if cloud == "gcp" else _plain_offers(row)
+        return [(row, offer) for offer in offers]
+
+    for offers in parse_each(batch, rows, row_offers, "parseable_number", quarantined=dict):
+        batch.rows.extend(_observation(cloud, row, offer, observed_at) for row, offer in offers)
     return batch
 
 
@@ -156,20 +154,7 @@ def _count_text(row: dict[str, str]) -> str:
 
 
 def _observation(cloud: str, row: dict[str, str], offer: dict[str, Any], observed_at) -> dict[str, Any]:
-    count = offer["gpu_count"]
-    price = money(offer["usd_per_hour"])
-    return {
-        "scope": cloud,
-        "observed_at": observed_at,
-        "provider": cloud,
-        "region": row.get("Region") or None,
-        "zone": row.get("AvailabilityZone") or None,
-        "instance_type": row["InstanceType"] or None,
-        "gpu_name": offer["gpu_name"],
-        "gpu_memory_gb": None,
-        "gpu_count": count,
-        "pricing_type": offer["pricing_type"],
-        "usd_per_hour": price,
-        "usd_per_gpu_hour": money(price / count) if count else None,
-        "effective_date": None,
-    }
+    return gpu_observation(
+        scope=cloud, provider=cloud, region=row.get("Region"), zone=row.get("AvailabilityZone"),
+        instance_type=row["InstanceType"], gpu_name=offer["gpu_name"], gpu_count=offer["gpu_count"],
+        pricing_type=offer["pricing_type"], usd_per_hour=offer["usd_per_hour"], observed_at=observed_at)

@@ -28,21 +28,21 @@ from urllib.parse import quote
 from pipelines.http import FetchError, HttpClient
 from pipelines.settings import Settings
 from pipelines.sources.base import (
+    ITEM_ERRORS,
     ParsedBatch,
     ParseError,
     Payload,
     PreviousFetches,
-    Reject,
     Source,
-    decimal_or_none,
-)
-from pipelines.sources.gpu_api import (
     add_named,
     api_key_or_skip,
+    decimal_or_none,
     decode_json,
     fetch_stamp,
     gpu_observation,
+    item_text,
     json_object,
+    parse_each,
 )
 
 ENDPOINT = "/api/v0/bundles/"
@@ -79,12 +79,9 @@ class VastSource(Source):
             raise ParseError(f"{payload.name}: no offers list in the response (schema changed?)")
         batch = ParsedBatch()
         groups: dict[tuple[str, str, Decimal], list[Decimal]] = {}
-        for offer in offers:
-            try:
-                key, price = _offer(offer)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                batch.rejects.append(Reject("parseable_offer", str(exc), {"offer": str(offer)[:2000]}))
-                continue
+        for key, price in parse_each(batch, offers, _offer, "parseable_offer",
+                                     errors=ITEM_ERRORS,
+                                     quarantined=item_text("offer")):
             groups.setdefault(key, []).append(price)
         for (vast_name, name, count), prices in sorted(groups.items()):
             for row in statistic_rows(vast_name, name, count, prices):
