@@ -21,7 +21,8 @@ MIN_CURRENT_OFFERS = 10     # below this, the state is too small to judge a drop
 MIN_MATCHED_OFFERS = 20     # below this, too few prices to call a move uniform
 SAME_FACTOR = 0.005         # ratios within 0.5 % of the median ratio count as "the same factor"
 NO_MOVE = 0.02              # a median ratio within 2 % of 1 is no move
-CONFIRM_TOLERANCE = 0.1     # a second batch within 10 % of the held one's offers (or 1 % of its factor) confirms
+CONFIRM_TOLERANCE = 0.1     # a second batch within 10 % of the held one's offers confirms an offer drop,
+CONFIRM_FACTOR_TOLERANCE = 0.01  # and one within 1 % of its factor a uniform move
 PRICE = {"gpu": "coalesce(usd_per_hour, usd_per_gpu_hour)",
          "token": "coalesce(usd_per_1m_output, usd_per_1m_input)"}
 
@@ -116,7 +117,7 @@ def held_match(connection: duckdb.DuckDBPyConnection, source_id: str, payload_na
             continue
         if reason == "offer_drop" and abs(suspicion.incoming_offers - offers) <= CONFIRM_TOLERANCE * max(offers, 1):
             return held_sha
-        if reason == "uniform_move" and factor and abs(suspicion.factor / factor - 1) <= CONFIRM_TOLERANCE / 10:
+        if reason == "uniform_move" and factor and abs(suspicion.factor / factor - 1) <= CONFIRM_FACTOR_TOLERANCE:
             return held_sha
     return None
 

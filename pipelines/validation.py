@@ -39,10 +39,7 @@ DECIMAL_18_6 = Decimal("1e12")
 COLUMN_LIMITS = {
     "usd_per_hour": DECIMAL_18_6, "usd_per_gpu_hour": DECIMAL_18_6, "gpu_count": Decimal("1e5"),
     "gpu_memory_gb": Decimal("1e300"), "long_context_threshold_tokens": Decimal(2**63 - 1),
-    "max_input_tokens": Decimal(2**63 - 1), **{column: DECIMAL_18_6 for column in (
-        "usd_per_1m_input", "usd_per_1m_output", "usd_per_1m_cached_input", "usd_per_1m_cache_write",
-        "usd_per_1m_batch_input", "usd_per_1m_batch_output", "usd_per_1m_input_long_context",
-        "usd_per_1m_output_long_context")},
+    "max_input_tokens": Decimal(2**63 - 1), **{column: DECIMAL_18_6 for column in TOKEN_PRICE_COLUMNS},
 }
 
 
@@ -86,7 +83,8 @@ def _gpu_violations(row: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("pricing_type_known", f"pricing_type {row.get('pricing_type')!r}"))
     per_gpu = row.get("usd_per_gpu_hour")
     if per_gpu is not None and not Decimal(0) < per_gpu <= MAX_USD_PER_GPU_HOUR:
-        problems.append(("usd_per_gpu_hour_range", f"{per_gpu} USD per GPU-hour outside (0, 150]"))
+        problems.append(("usd_per_gpu_hour_range",
+                         f"{per_gpu} USD per GPU-hour outside (0, {MAX_USD_PER_GPU_HOUR}]"))
     per_hour = row.get("usd_per_hour")
     if per_hour is not None and per_hour <= 0:
         problems.append(("usd_per_hour_positive", f"{per_hour} USD per hour is not positive"))
@@ -94,7 +92,7 @@ def _gpu_violations(row: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("has_price", "no price"))
     count = row.get("gpu_count")
     if count is not None and not Decimal(0) < count <= MAX_GPUS_PER_INSTANCE:
-        problems.append(("gpu_count_range", f"gpu_count {count} outside (0, 16]"))
+        problems.append(("gpu_count_range", f"gpu_count {count} outside (0, {MAX_GPUS_PER_INSTANCE}]"))
     return problems
 
 
@@ -103,7 +101,8 @@ def _token_violations(row: dict[str, Any]) -> list[tuple[str, str]]:
     for column in TOKEN_PRICE_COLUMNS:
         value = row.get(column)
         if value is not None and not Decimal(0) <= value <= MAX_USD_PER_1M_TOKENS:
-            problems.append((f"{column}_range", f"{column} = {value} outside [0, 1000] USD per 1M tokens"))
+            problems.append((f"{column}_range",
+                             f"{column} = {value} outside [0, {MAX_USD_PER_1M_TOKENS}] USD per 1M tokens"))
     return problems
 
 
@@ -198,16 +197,17 @@ def _expectations(gx, kind: str, min_rows: int) -> list:
     if kind == "gpu":
         checks += [
             expect.ExpectColumnValuesToBeInSet(column="pricing_type", value_set=list(PRICING_TYPES)),
-            expect.ExpectColumnValuesToBeBetween(column="usd_per_gpu_hour", min_value=0, max_value=150,
-                                                 strict_min=True),
+            expect.ExpectColumnValuesToBeBetween(column="usd_per_gpu_hour", min_value=0,
+                                                 max_value=float(MAX_USD_PER_GPU_HOUR), strict_min=True),
             expect.ExpectColumnValuesToBeBetween(column="usd_per_hour", min_value=0, strict_min=True),
-            expect.ExpectColumnValuesToBeBetween(column="gpu_count", min_value=0, max_value=16,
-                                                 strict_min=True),
+            expect.ExpectColumnValuesToBeBetween(column="gpu_count", min_value=0,
+                                                 max_value=float(MAX_GPUS_PER_INSTANCE), strict_min=True),
             # most GPU spellings must be known after aliasing; the rest go to unmapped_gpu_aliases
             expect.ExpectColumnValuesToBeInSet(column="gpu_name_key", value_set=sorted(known_gpu_spellings()),
                                                mostly=KNOWN_GPU_SHARE),
         ]
     else:
-        checks += [expect.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1000)
+        checks += [expect.ExpectColumnValuesToBeBetween(column=column, min_value=0,
+                                                        max_value=float(MAX_USD_PER_1M_TOKENS))
                    for column in TOKEN_PRICE_COLUMNS]
     return checks
