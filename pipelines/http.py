@@ -92,7 +92,7 @@ def rebase_link(source: str, link: str, base: str, default_base: str, what: str 
     target, configured, default = urlsplit(link), urlsplit(base), urlsplit(default_base)
     if (target.hostname, target.port) == (configured.hostname, configured.port):
         return link
-    if (target.hostname, target.port) == (default.hostname, default.port):
+    if target.hostname == default.hostname:  # any port: Azure writes https://prices.azure.com:443/…
         return urlunsplit((configured.scheme, configured.netloc, configured.path.rstrip("/") + target.path,
                            target.query, ""))
     raise FetchError(source, f"refused {what} to another host ({target.netloc})")
