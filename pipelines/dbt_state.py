@@ -2,8 +2,13 @@
 
 Incremental models rebuild only the days that new snapshots touch (dbt_project/macros/incremental_window.sql).
 A changed model, macro or seed (e.g. a new row in model_aliases) can change every day, so the build after such a
-change runs with ``--full-refresh``. The fingerprint of the project a build succeeded with is kept beside the
-working database; a missing file (a new or moved warehouse) also means a full build.
+change runs with ``--full-refresh``, and so does a build as of an earlier day than the last one. What the last
+successful build read (the project's fingerprint, its as-of day, a summary of the raw tables) is one record beside
+the working database, ``work/last_build.json``; a missing record (a new or moved warehouse, one rebuilt from its
+landing files) also means a full build.
+
+The project's files are listed once here: ``PROJECT_FILES`` (what the fingerprint covers: what can change the
+data) and ``PARSED_FILES`` (everything ``dbt parse`` reads, so a manifest older than any of them is stale).
 """
 
 from __future__ import annotations
@@ -22,55 +27,69 @@ from pipelines.settings import Settings
 # and `make test`; a daily incremental build leaves them out.
 STRUCTURAL_TAG = "structural"
 INCREMENTAL_BUILD_EXCLUDES = ["--exclude", f"tag:{STRUCTURAL_TAG}"]
+# (folder, glob) under the repository root
 PROJECT_FILES = (
     ("dbt_project", "dbt_project.yml"),
     ("dbt_project/models", "**/*"),
     ("dbt_project/macros", "**/*"),
     ("seeds/reference", "*.csv"),
 )
+PARSED_FILES = (
+    *PROJECT_FILES,
+    ("dbt_project", "*.yml"),            # profiles.yml, packages: a changed profile also makes dbt re-parse
+    ("dbt_project/tests", "**/*"),
+    ("seeds/reference", "*.yml"),
+)
+# Files of older versions that held parts of the last build's record (see last_build): removed when it is written.
+_LEGACY_RECORDS = ("dbt_project.fingerprint", "as_of")
+
+
+def project_files(patterns: tuple[tuple[str, str], ...] = PROJECT_FILES, root: Path = ROOT) -> list[Path]:
+    """The files matching ``patterns``: pattern by pattern, each one's files sorted, none twice."""
+    files = {path: None for folder, pattern in patterns for path in sorted((root / folder).glob(pattern))
+             if path.is_file()}
+    return list(files)
 
 
 def project_fingerprint(root: Path = ROOT) -> str:
     digest = hashlib.sha256()
-    for folder, pattern in PROJECT_FILES:
-        for path in sorted((root / folder).glob(pattern)):
-            if path.is_file():
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
+    for path in project_files(PROJECT_FILES, root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def fingerprint_file(settings: Settings) -> Path:
-    return settings.working_db.with_name("dbt_project.fingerprint")
+def newest_parsed_file(root: Path = ROOT) -> float:
+    """The modification time of the newest file ``dbt parse`` reads."""
+    return max((path.stat().st_mtime for path in project_files(PARSED_FILES, root)), default=0.0)
 
 
-def as_of_file(settings: Settings) -> Path:
-    return settings.working_db.with_name("as_of")
+def last_build(settings: Settings) -> dict[str, str] | None:
+    """What the last successful build read (``build_inputs``), or None when no build is recorded."""
+    try:
+        recorded = json.loads(_built_file(settings).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
 
 
 def last_build_as_of(settings: Settings) -> date | None:
     """The as-of day of the last successful build, if recorded."""
     try:
-        return date.fromisoformat(as_of_file(settings).read_text().strip())
-    except (FileNotFoundError, ValueError):
+        return date.fromisoformat((last_build(settings) or {})["as_of"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
 def needs_full_refresh(settings: Settings, fingerprint: str | None = None) -> bool:
     """True unless the last successful build used exactly this project (models, macros, seeds) and an as-of day
-    no later than this build's."""
-    recorded = fingerprint_file(settings)
-    same_project = (recorded.exists() and settings.working_db.exists()
-                    and recorded.read_text().strip() == (fingerprint or project_fingerprint()))
+    no later than this build's. A warehouse whose last build is not recorded in ``last_build.json`` (a new one,
+    one rebuilt from its landing files, or one an older version built) gets a full build."""
+    recorded = last_build(settings)
     last_as_of = last_build_as_of(settings)
+    same_project = (recorded is not None and settings.working_db.exists()
+                    and recorded.get("project") == (fingerprint or project_fingerprint()))
     return not same_project or last_as_of is None or settings.as_of < last_as_of
-
-
-def record_successful_build(settings: Settings, fingerprint: str | None = None) -> None:
-    """Record the project a build succeeded with: pass the fingerprint taken before it started, so a file edited
-    during the build still triggers a full refresh next time."""
-    fingerprint_file(settings).write_text((fingerprint or project_fingerprint()) + "\n")
-    as_of_file(settings).write_text(settings.as_of.isoformat() + "\n")
 
 
 def record_build_as_of(settings: Settings) -> None:
@@ -119,8 +138,16 @@ def _published_file(settings: Settings) -> Path:
 
 
 def record_built(settings: Settings, inputs: dict[str, str]) -> None:
-    """After a successful dbt build: the inputs the working database now reflects."""
+    """After a successful dbt build: the inputs the working database now reflects. Pass the inputs taken before
+    the build started, so a file edited during the build still triggers a full refresh next time."""
     _built_file(settings).write_text(json.dumps(inputs, indent=1) + "\n")
+    for name in _LEGACY_RECORDS:
+        settings.working_db.with_name(name).unlink(missing_ok=True)
+
+
+def forget_built(settings: Settings) -> None:
+    """Make the next build a full one (e.g. after the working database was rebuilt from the landing files)."""
+    _built_file(settings).unlink(missing_ok=True)
 
 
 def record_published(settings: Settings) -> None:

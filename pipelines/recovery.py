@@ -145,7 +145,7 @@ def ensure_working_db(settings: Settings) -> Recovery | None:
         recovery.moved_to = _move_aside(settings.working_db)
     recovery.from_published = _restore_published(settings)
     if not recovery.from_published:  # the restored copy's marts match its raw tables; a new database has none
-        dbt_state.fingerprint_file(settings).unlink(missing_ok=True)
+        dbt_state.forget_built(settings)
     recovery.replayed, recovery.skipped = replay_landings(settings)
     return recovery
 

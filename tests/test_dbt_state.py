@@ -14,7 +14,8 @@ def test_first_build_is_full_then_incremental(tmp_path) -> None:
     assert dbt_state.needs_full_refresh(settings)          # no warehouse yet
     settings.working_db.write_bytes(b"")
     assert dbt_state.needs_full_refresh(settings)          # no build recorded
-    dbt_state.record_successful_build(settings)
+    dbt_state.record_built(settings, {"project": dbt_state.project_fingerprint(), "as_of": settings.as_of.isoformat(),
+                                      "raw": ""})
     assert not dbt_state.needs_full_refresh(settings)
     settings.working_db.unlink()
     assert dbt_state.needs_full_refresh(settings)          # a new warehouse

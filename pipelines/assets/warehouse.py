@@ -84,7 +84,6 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
         context.log.info(f"building the warehouse as of {config.as_of.isoformat()}")
         yield from dbt.cli(args, context=context).stream()
         if not context.is_subset:
-            dbt_state.record_successful_build(config, fingerprint)
             dbt_state.record_built(config, inputs)
 
 
