@@ -1,10 +1,10 @@
-"""The Dagster code location: wiring only."""
+"""The Dagster code location: wiring only (the dbt manifest is prepared beforehand: see pipelines.resources)."""
 
 from dagster import Definitions, colored_console_logger
 
-from pipelines.resources import MarginsSettings, dbt_resource, ensure_manifest
+from pipelines.resources import MarginsSettings, dbt_resource, require_manifest
 
-ensure_manifest()
+require_manifest()  # a clear error, not a traceback from inside dagster-dbt, when `make manifest` was not run
 
 from pipelines.assets.backfill import backfill_assets  # noqa: E402
 from pipelines.assets.lake import published_ducklake  # noqa: E402

@@ -1,4 +1,10 @@
-"""Dagster resources: the pipeline's configuration and the dbt project."""
+"""Dagster resources: the pipeline's configuration and the dbt project.
+
+The dbt manifest is prepared before the code location loads, never by loading it: `make manifest` (which `make run`,
+`make test` and `make ui` run first) parses the project, and under `dagster dev` dagster-dbt's
+``DbtProject.prepare_if_dev()`` parses it again at load so edits show up. Elsewhere a missing or stale manifest is a
+clear error (``require_manifest``) instead of a silent parse of several seconds.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,21 @@ from typing import TYPE_CHECKING, Any
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.compat import DBT_PYTHON_VERSION
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
 if TYPE_CHECKING:
     from packaging.version import Version
 
-from pipelines.reference import REPO_ROOT, SEEDS_DIR
+from pipelines.dbt_state import newest_parsed_file
+from pipelines.reference import REPO_ROOT
 from pipelines.settings import Settings, env_flag
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class ManifestError(RuntimeError):
+    """The dbt manifest the code location needs is missing or older than the dbt project."""
 
 
 class MarginsSettings(ConfigurableResource):
@@ -125,14 +137,26 @@ def dbt_resource() -> DbtCliResource:
                                  dbt_executable=dbt_executable())
 
 
-def ensure_manifest() -> Path:
-    """Parse the dbt project once when the manifest is missing or older than any dbt/seed file.
-
-    The code location needs the manifest at load time; parsing on every load would cost seconds, so this
-    only looks at file times unless something changed.
-    """
+def manifest_is_current() -> bool:
+    """True when the manifest exists and is no older than any file ``dbt parse`` reads (file times only)."""
     manifest = dbt_project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_project_file():
+    return manifest.exists() and manifest.stat().st_mtime >= newest_parsed_file()
+
+
+def require_manifest() -> Path:
+    """The manifest, or ManifestError saying how to prepare it (the code location never parses at import)."""
+    if not manifest_is_current():
+        state = "is older than the dbt project" if dbt_project.manifest_path.exists() else "is missing"
+        raise ManifestError(f"the dbt manifest {dbt_project.manifest_path} {state}: run `make manifest` "
+                            "(`make run`, `make test` and `make ui` run it first)")
+    return dbt_project.manifest_path
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when the manifest is missing or older than any dbt/seed file (what `make manifest`
+    does, for tests and scripts that need a manifest before loading the code location)."""
+    manifest = dbt_project.manifest_path
+    if manifest_is_current():
         return manifest
     environment = {**os.environ, "MARGINS_WORK_DB": str(Settings.from_env().working_db)}
     subprocess.run(
@@ -143,8 +167,13 @@ def ensure_manifest() -> Path:
     return manifest
 
 
-def _newest_project_file() -> float:
-    paths = [*DBT_PROJECT_DIR.glob("*.yml"), *(DBT_PROJECT_DIR / "models").rglob("*"),
-             *(DBT_PROJECT_DIR / "macros").rglob("*"), *(DBT_PROJECT_DIR / "tests").rglob("*"),
-             *SEEDS_DIR.glob("*")]
-    return max((path.stat().st_mtime for path in paths if path.is_file()), default=0.0)
+class MarginsDbtProjectPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (``prepare_if_dev``: only under `dagster dev`), parsing the way `make manifest` does: with
+    the dbt beside this Python (the venv is not on PATH under `make ui`) and the refresh's profile (so dbt can reuse
+    the parse), and only when the manifest is older than the project."""
+
+    def prepare(self, project: DbtProject) -> None:
+        ensure_manifest()
+
+
+MarginsDbtProjectPreparer().prepare_if_dev(dbt_project)  # a no-op for the CLI, tests and a deployed code location
