@@ -5,6 +5,7 @@ import os
 from dagster import AssetSelection, ScheduleDefinition, define_asset_job
 
 from pipelines.assets.backfill import backfill_assets
+from pipelines.assets.constants import ALL_GROUPS
 from pipelines.assets.lake import published_ducklake
 
 REFRESH_JOB_NAME = "daily_refresh"
@@ -13,9 +14,7 @@ REFRESH_JOB_NAME = "daily_refresh"
 def refresh_job_selection(lake_configured: bool) -> AssetSelection:
     """Everything but the backfill assets (a partitioned asset would make the whole job partitioned), and the
     DuckLake publish only where a lake is configured."""
-    selection = (AssetSelection.groups("sources", "reference", "staging", "intermediate", "marts", "publish",
-                                       "reports")
-                 - AssetSelection.assets(*backfill_assets))
+    selection = AssetSelection.groups(*ALL_GROUPS) - AssetSelection.assets(*backfill_assets)
     return selection if lake_configured else selection - AssetSelection.assets(published_ducklake)
 
 

@@ -343,7 +343,8 @@ def test_unmapped_keys_are_reported_with_first_and_last_seen(warehouse):
 
 @pytest.mark.slow
 def test_dagster_materialises_one_backfill_partition(warehouse):
-    from pipelines.assets.backfill import backfill_asset_key, backfill_assets
+    from pipelines.assets.backfill import backfill_assets
+    from pipelines.assets.constants import backfill_asset_key
 
     asset = next(a for a in backfill_assets if backfill_asset_key("litellm") in a.keys)
     with warehouse.working() as connection:

@@ -257,7 +257,8 @@ def test_readme_duckdb_shell_lines_attach_the_lake_read_only(small_warehouse, la
 def test_dagster_materializes_the_lake_after_the_duckdb_publish(small_warehouse, lake_env, s3, monkeypatch):
     from dagster import AssetSelection, materialize
 
-    from pipelines.assets.lake import LAKE_KEY, PUBLISHED_KEY, published_ducklake
+    from pipelines.assets.constants import LAKE_KEY, PUBLISHED_KEY
+    from pipelines.assets.lake import published_ducklake
     from pipelines.cli import _lake_outcome
     from pipelines.definitions import defs
     from pipelines.jobs import refresh_job_selection

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     BackfillPolicy,
     BetaWarning,
@@ -23,17 +22,12 @@ from dagster import (
     asset,
 )
 
+from pipelines.assets.constants import OWNERS, SOURCES_GROUP, backfill_asset_key
 from pipelines.backfill import GIT_SOURCES, BackfillReport, backfill_days
 from pipelines.resources import MarginsSettings
 
-SOURCES_GROUP = "sources"
-OWNERS = ["team:data-platform"]
 # Partitions before a file existed land nothing; these start dates only bound the UI's partition list.
 START_DATES = {"litellm": "2023-06-01", "skypilot": "2024-01-01"}
-
-
-def backfill_asset_key(source_id: str) -> AssetKey:
-    return AssetKey(["sources", f"{source_id}_backfill"])
 
 
 def build_backfill_asset(source_id: str) -> AssetsDefinition:

@@ -1,20 +1,18 @@
 """The DuckLake publish as a Dagster asset: after the DuckDB publish, in the daily job when a lake is configured."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from pipelines import lake
+from pipelines.assets.constants import LAKE_KEY, OWNERS, PUBLISH_GROUP, PUBLISHED_KEY
 from pipelines.resources import MarginsSettings
-
-PUBLISHED_KEY = AssetKey(["published", "margins_duckdb"])
-LAKE_KEY = AssetKey(["published", "ducklake"])
 
 
 @asset(
     key=LAKE_KEY,
     deps=[PUBLISHED_KEY],
-    group_name="publish",
+    group_name=PUBLISH_GROUP,
     kinds={"duckdb", "parquet", "s3"},
-    owners=["team:data-platform"],
+    owners=OWNERS,
     description="Every mart of the published warehouse as one DuckLake snapshot (catalog MARGINS_LAKE_CATALOG, "
                 "Parquet under MARGINS_LAKE_DATA_PATH), read-only for analysts anywhere (`margins sql --lake`).",
     pool="ducklake",

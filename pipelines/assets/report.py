@@ -2,20 +2,19 @@
 
 import base64
 
-from dagster import AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import MaterializeResult, MetadataValue, asset
 
+from pipelines.assets.constants import OWNERS, PUBLISHED_KEY, REPORT_KEY, REPORTS_GROUP
 from pipelines.report import build_report
 from pipelines.resources import MarginsSettings
 
-PUBLISHED_KEY = AssetKey(["published", "margins_duckdb"])
-
 
 @asset(
-    key=AssetKey(["reports", "html_report"]),
+    key=REPORT_KEY,
     deps=[PUBLISHED_KEY],
-    group_name="reports",
+    group_name=REPORTS_GROUP,
     kinds={"python", "html"},
-    owners=["team:data-platform"],
+    owners=OWNERS,
     code_version="1",
     description="Self-contained HTML report with charts (GPU prices, token prices, implied margins, lifetime "
                 "economics, model lifetimes, lifetime survival with the log-rank tests, break-even lifetime vs GPU "

@@ -14,13 +14,13 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from pipelines.assets.constants import OWNERS, SOURCES_GROUP, source_asset_key
 from pipelines.freshness import upstream_freshness
 from pipelines.http import HttpClient
 from pipelines.ingest import SourceOutcome, ingest_source
@@ -30,13 +30,6 @@ from pipelines.settings import Settings
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Source
 from pipelines.warehouse import connect_working, writer_lock
-
-SOURCES_GROUP = "sources"
-OWNERS = ["team:data-platform"]
-
-
-def source_asset_key(source_id: str) -> AssetKey:
-    return AssetKey(["sources", source_id])
 
 
 def build_source_asset(source: Source) -> AssetsDefinition:

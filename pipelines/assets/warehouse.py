@@ -21,10 +21,9 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines import dbt_state
+from pipelines.assets.constants import OWNERS, PUBLISH_GROUP, PUBLISHED_KEY, REFERENCE_GROUP
 from pipelines.resources import MarginsSettings, dbt_project
 from pipelines.warehouse import publish, writer_lock
-
-OWNERS = ["team:data-platform"]
 
 
 class MarginsDbtTranslator(DagsterDbtTranslator):
@@ -37,7 +36,7 @@ class MarginsDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         schema = dbt_resource_props.get("schema")
-        return "reference" if dbt_resource_props["resource_type"] == "seed" else schema
+        return REFERENCE_GROUP if dbt_resource_props["resource_type"] == "seed" else schema
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
@@ -89,9 +88,9 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
 
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
     @asset(
-        key=AssetKey(["published", "margins_duckdb"]),
+        key=PUBLISHED_KEY,
         deps=list(upstream.keys),
-        group_name="publish",
+        group_name=PUBLISH_GROUP,
         kinds={"duckdb"},
         owners=OWNERS,
         description="Atomic copy of the working database to $MARGINS_DATA_DIR/margins.duckdb, the file readers "
