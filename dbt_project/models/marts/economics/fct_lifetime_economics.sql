@@ -21,7 +21,7 @@ with inputs as (
         cast(scenarios.training_cost_usd as double) as training_cost_usd,
         cast(scenarios.days_per_month as double) as days_per_month
     from {{ ref('scenarios') }} as scenarios
-    inner join {{ ref('int_scenario_prices') }} as prices on prices.scenario_id = scenarios.scenario_id
+    inner join {{ ref('scenario_prices') }} as prices on prices.scenario_id = scenarios.scenario_id
     inner join {{ ref('scenario_lifetimes') }} as lifetimes on lifetimes.scenario_id = scenarios.scenario_id
 ),
 
