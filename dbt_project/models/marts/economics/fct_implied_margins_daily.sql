@@ -1,5 +1,5 @@
 -- Implied gross margin of every valid API price on every day, for every profile that prices its tier (see
--- margin_profiles) and every list-price GPU basis (DESIGN.md "Formulas"):
+-- margin_profiles) and every list-price GPU basis (README "Formulas"):
 --   replica cost per second c = P * g / 3600;  requests per second R = T / O
 --   serving cost per request = c / R;  per 1M output tokens = c / T * 1e6
 --   API revenue per request = (I * p_in + O * p_out) / 1e6 (cached tier: p_in blends the cached-input price for

@@ -1,4 +1,4 @@
--- Lifetime economics per scenario, GPU price and commercial lifetime (DESIGN.md "Formulas"):
+-- Lifetime economics per scenario, GPU price and commercial lifetime (README "Formulas"):
 --   replicas = F / g;  active concurrent users = replicas * T / u
 --   GPU cost per day = F * P * 24;  serving per month = that * days_per_month;  revenue per month = N * s * a
 --   gross margin per month = revenue - serving;  amortisation = K / L;  monthly result = gross - amortisation
