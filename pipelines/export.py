@@ -30,9 +30,14 @@ def export_parquet(database: Path, out_dir: Path) -> list[tuple[str, int]]:
 
 
 def _marts(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, bool]]:
+    """Every table of the marts schema (as the lake publishes them; the views there, daily-grain helpers such as
+    token_prices_by_tier, are computed from those tables and left out)."""
     return connection.execute("""
-        select table_name, bool_or(column_name = 'price_date')
-        from information_schema.columns where table_schema = ? group by table_name order by table_name
+        select columns.table_name, bool_or(columns.column_name = 'price_date')
+        from information_schema.columns as columns
+        join information_schema.tables as tables using (table_schema, table_name)
+        where columns.table_schema = ? and tables.table_type = 'BASE TABLE'
+        group by columns.table_name order by columns.table_name
     """, [MART_SCHEMA]).fetchall()
 
 

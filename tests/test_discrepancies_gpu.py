@@ -70,7 +70,7 @@ def test_the_catalogs_pre_cut_p5_price_disagrees_with_the_aws_offer_file(warehou
 
 def test_every_other_aws_instance_was_compared_and_agrees(warehouse):
     compared, agreeing = warehouse.execute("""
-        select count(*), count(*) filter (where value_a = value_b) from intermediate.int_gpu_price_comparisons
+        select count(*), count(*) filter (where value_a = value_b) from marts.gpu_price_comparisons
         where provider = 'aws' and price_date = date '2025-05-23'""").fetchone()
     aws_offers = warehouse.execute("""
         select count(*) from marts.fct_gpu_prices_daily where source = 'aws' and price_date = date '2025-05-23'
@@ -83,7 +83,7 @@ def test_lambdas_api_and_the_catalog_agree_today(warehouse):
     today = warehouse.execute("select max(price_date) from marts.fct_gpu_prices_daily where source = 'lambda'"
                               ).fetchone()[0]
     pairs = warehouse.execute("""
-        select instance_type, region, value_a, value_b from intermediate.int_gpu_price_comparisons
+        select instance_type, region, value_a, value_b from marts.gpu_price_comparisons
         where provider = 'lambda' and price_date = ? order by instance_type""", [today]).fetchall()
     assert pairs and all(value_a == value_b for _, _, value_a, value_b in pairs)
     assert {(instance, region) for instance, region, _, _ in pairs} == {

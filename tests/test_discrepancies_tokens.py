@@ -41,7 +41,7 @@ def test_openrouter_deepseek_chat_disagrees_with_deepseeks_own_litellm_key(publi
 
 def test_an_undated_route_pairs_with_the_sellers_dated_key_and_agreement_is_not_a_discrepancy(published):
     pairs = published.execute("""
-        select price_column, value_a, value_b from intermediate.int_token_price_comparisons
+        select price_column, value_a, value_b from marts.token_price_comparisons
         where subject_a = 'anthropic/claude-sonnet-4' and subject_b = 'claude-sonnet-4-20250514'
           and price_date = date '2026-08-18'
         order by price_column""").fetchall()
@@ -53,7 +53,7 @@ def test_an_undated_route_pairs_with_the_sellers_dated_key_and_agreement_is_not_
 
 def test_a_dated_route_pairs_only_with_its_exact_name(published):
     subjects = {row[0] for row in published.execute("""
-        select distinct subject_b from intermediate.int_token_price_comparisons
+        select distinct subject_b from marts.token_price_comparisons
         where subject_a = 'deepseek/deepseek-r1-0528'""").fetchall()}
     assert subjects == set()
     assert discrepancy(published, "deepseek/deepseek-r1", "usd_per_1m_input")[0][1:5] == (
@@ -62,7 +62,7 @@ def test_a_dated_route_pairs_only_with_its_exact_name(published):
 
 def test_only_differences_beyond_the_tolerance_are_kept(published):
     compared, kept, within = published.execute("""
-        select (select count(*) from intermediate.int_token_price_comparisons where price_date = date '2026-08-18'),
+        select (select count(*) from marts.token_price_comparisons where price_date = date '2026-08-18'),
                (select count(*) from marts.price_discrepancies
                 where kind = 'token_cross_source' and price_date = date '2026-08-18'),
                (select count(*) from marts.price_discrepancies
@@ -156,7 +156,7 @@ def test_litellm_openrouter_keys_are_compared_with_openrouters_own_ids(same_day)
     assert ("openrouter/deepseek/deepseek-chat", "usd_per_1m_output", Decimal("0.280000"), Decimal("1.028700"),
             "openrouter") in rows
     agreeing = same_day.execute("""
-        select value_a, value_b from intermediate.int_token_price_comparisons
+        select value_a, value_b from marts.token_price_comparisons
         where subject_a = 'openrouter/openai/gpt-4o' and price_column = 'usd_per_1m_input' and price_date = ?""",
         [today]).fetchall()
     assert agreeing == [(Decimal("2.500000"), Decimal("2.500000"))]

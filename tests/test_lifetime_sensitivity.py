@@ -87,7 +87,7 @@ def test_grid_cells_in_the_mart_price_at_their_basis(published):
 
 
 def test_the_essay_rows_are_the_same_with_and_without_the_grid(offline_warehouse, published, tmp_path):
-    """Before: a copy of the project whose seeds lack the grid, built (seeds, int_scenario_prices,
+    """Before: a copy of the project whose seeds lack the grid, built (seeds, scenario_prices,
     fct_lifetime_economics) over a copy of the same working database. After: the shared build with the grid."""
     project, seeds = tmp_path / "dbt_project", tmp_path / "seeds" / "reference"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
@@ -104,7 +104,7 @@ def test_the_essay_rows_are_the_same_with_and_without_the_grid(offline_warehouse
     database.parent.mkdir()
     shutil.copyfile(offline_warehouse.working_db, database)
     result = subprocess.run(
-        [dbt_executable(), "build", "--select", "scenarios", "scenario_lifetimes", "int_scenario_prices",
+        [dbt_executable(), "build", "--select", "scenarios", "scenario_lifetimes", "scenario_prices",
          "fct_lifetime_economics", "--project-dir", str(project), "--profiles-dir", str(project)],
         env={**os.environ, "MARGINS_WORK_DB": str(database)}, cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]

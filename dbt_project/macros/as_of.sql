@@ -1,5 +1,5 @@
 {#-
-  The UTC day the warehouse is built as of (DESIGN.md "Time"): every "today" in the models is this day, and
+  The UTC day the warehouse is built as of: every "today" in the models is this day, and
   observations after its end are ignored. The refresh writes it to raw.build_as_of before `dbt build`
   (pipelines/dbt_state.py: `margins refresh --as-of` / MARGINS_AS_OF, else the refresh's UTC day). It lives in the
   warehouse rather than in a dbt var because a var that changes every day would make dbt re-parse the project on

@@ -1,5 +1,5 @@
 {#-
-  What kind of offer a source model key is (DESIGN.md "Identities"): the seller's `standard` commercial key, a
+  What kind of offer a source model key is: the seller's `standard` commercial key, a
   `global` deployment (Azure global / global-standard, Bedrock global. profiles), or an offer that is not the
   seller's default price for the model and never enters fct_model_prices_daily or the margins:
   `regional` (data-zone or region-pinned keys: azure/eu/, azure/us/, Bedrock us./eu./apac. profiles and
@@ -29,26 +29,3 @@ end
 {% macro series_key_rank(key_class_column) -%}
 case {{ key_class_column }} when 'standard' then 1 when 'global' then 2 end
 {%- endmacro %}
-
-{#- A dated model alias row (seed model_aliases) is valid on `day`. -#}
-{% macro alias_valid_on(aliases, day) -%}
-({{ aliases }}.valid_from is null or {{ day }} >= {{ aliases }}.valid_from)
-    and ({{ aliases }}.valid_to is null or {{ day }} < {{ aliases }}.valid_to)
-{%- endmacro %}
-
-{#- `price` is at least `factor` times `reference`, or at most 1/factor of it. -#}
-{% macro price_ratio_beyond(price, reference, factor) -%}
-({{ reference }} > 0 and ({{ price }} >= {{ reference }} * {{ factor }} or {{ price }} * {{ factor }} <= {{ reference }}))
-{%- endmacro %}
-
-{#- The token seller that is a model organisation's own API (dim_models.organization -> provider id). -#}
-{% macro organization_api(organization_column) -%}
-case {{ organization_column }}
-    when 'Google' then 'gemini'
-    when 'Meta' then 'meta'
-    when 'xAI' then 'xai'
-    when 'Mistral AI' then 'mistral'
-    else lower({{ organization_column }})
-end
-{%- endmacro %}
-

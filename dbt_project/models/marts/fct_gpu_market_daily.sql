@@ -1,4 +1,4 @@
--- The GPU price basis per day (DESIGN.md "Formulas"): each `cloud` provider (published list prices, see
+-- The GPU price basis per day (README "Formulas"): each `cloud` provider (published list prices, see
 -- dim_providers.price_class; a reseller's row counts for the cloud it resells) contributes its cheapest on-demand
 -- per-GPU price for the exact GPU model (regions and instance sizes collapsed); min / median / max are taken across
 -- those providers. Marketplace (peer-to-peer, auction) and spot prices never enter that basis: their medians are

@@ -1,16 +1,16 @@
 -- Where two observations of one price disagree beyond a tolerance: one row per (price_date, kind, subject,
 -- source pair, price column). Kinds: token_cross_source and gpu_cross_source (two sources on the same day,
--- int_token_price_comparisons / int_gpu_price_comparisons) and, when enabled, token_cross_seller (hits of the
--- suspect-price rule, int_discrepancies_cross_seller). Side b is the source to believe; relative_difference =
+-- token_price_comparisons / gpu_price_comparisons) and, when enabled, token_cross_seller (hits of the
+-- suspect-price rule, token_cross_seller_comparisons). Side b is the source to believe; relative_difference =
 -- (value_a - value_b) / value_b. A disagreement run starts on first_seen_date and lasts until the first later
 -- day the same pair is compared and agrees (resolved_on), days without a comparison in between included.
 with comparisons as (
-    select *, cast(null as boolean) as is_flagged from {{ ref('int_token_price_comparisons') }}
+    select *, cast(null as boolean) as is_flagged from {{ ref('token_price_comparisons') }}
     union all
-    select *, cast(null as boolean) as is_flagged from {{ ref('int_gpu_price_comparisons') }}
+    select *, cast(null as boolean) as is_flagged from {{ ref('gpu_price_comparisons') }}
     union all
     -- empty unless the dbt var enable_cross_seller_discrepancies is true
-    select * from {{ ref('int_discrepancies_cross_seller') }}
+    select * from {{ ref('token_cross_seller_comparisons') }}
 ),
 
 measured as (

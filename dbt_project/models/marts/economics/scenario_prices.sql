@@ -14,6 +14,6 @@ union all
 select scenarios.scenario_id, basis.price_date, 'market_' || scenarios.market_price_basis as price_basis,
     cast(basis.usd_per_gpu_hour as double)
 from scenarios
-inner join {{ ref('int_gpu_price_basis') }} as basis
+inner join {{ ref('gpu_price_basis') }} as basis
     on basis.gpu_model = scenarios.gpu_model
     and basis.gpu_price_basis = scenarios.market_price_basis

@@ -1,5 +1,5 @@
 -- Implied gross margin of every valid API price on every day, for every profile that prices its tier (see
--- int_margin_profiles) and every list-price GPU basis (DESIGN.md "Formulas"):
+-- margin_profiles) and every list-price GPU basis (README "Formulas"):
 --   replica cost per second c = P * g / 3600;  requests per second R = T / O
 --   serving cost per request = c / R;  per 1M output tokens = c / T * 1e6
 --   API revenue per request = (I * p_in + O * p_out) / 1e6 (cached tier: p_in blends the cached-input price for
@@ -7,7 +7,7 @@
 --   an upper bound);  implied gross margin = 1 - cost / revenue
 --   concurrent users per replica = T / u (u: the profile's own tokens/s per user, else the default var)
 -- Only valid requests: I + O within the price's context window (max_input_tokens), no price after the key's
--- deprecation or the model's retirement at its own API, no suspect or free price (int_token_prices_by_tier).
+-- deprecation or the model's retirement at its own API, no suspect or free price (token_prices_by_tier).
 {{ incremental_by_day(var('gpu_sources') + var('token_sources')) }}
 with inputs as (
     select
@@ -42,11 +42,11 @@ with inputs as (
         prices.max_input_tokens,
         prices.days_since_observed as days_since_token_price_observed,
         basis.days_since_oldest_input_observed as days_since_gpu_price_observed
-    from {{ ref('int_token_prices_by_tier') }} as prices
-    inner join {{ ref('int_margin_profiles') }} as profiles
+    from {{ ref('token_prices_by_tier') }} as prices
+    inner join {{ ref('margin_profiles') }} as profiles
         on profiles.model_id = prices.model_id
         and profiles.price_tier = prices.price_tier
-    inner join {{ ref('int_gpu_price_basis') }} as basis
+    inner join {{ ref('gpu_price_basis') }} as basis
         on basis.price_date = prices.price_date
         and basis.gpu_model = profiles.gpu_model
     where prices.price_date >= {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }}

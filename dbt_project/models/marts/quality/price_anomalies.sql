@@ -1,16 +1,16 @@
--- Price moves of more than 5x up or more than 80% down from the previous observation of the same offer, and
--- suspect token prices (fct_token_prices_daily.suspect_reason: far off the model's other sellers, or an output
--- price below half the input price), one row per offer and reason with the days it was held out.
+-- Price moves of more than 5x up or more than 80% down (the var price_move_max_ratio, as flag_price_moves) from the
+-- previous observation of the same offer, and suspect token prices (fct_token_prices_daily.suspect_reason: far
+-- off the model's other sellers, or an output price below half the input price), one row per offer and reason with the days it was held out.
 -- Unconfirmed moves (seen once) are held out of fct_gpu_prices_daily / fct_token_prices_daily; a second
 -- observation confirms and releases them, with the flag kept here.
--- Only an offer whose prices span more than 5x over its history can have such a move: version just those offers
--- (a cheap aggregate instead of versioning every GPU offer again).
+-- Only an offer whose prices span more than that ratio over its history can have such a move: version just those
+-- offers (a cheap aggregate instead of versioning every GPU offer again).
 with wide_ranging_gpu_offers as (
     select {{ gpu_offer_key() | join(', ') }}
     from {{ ref('stg_gpu_observations') }}
     where not is_removed
     group by all
-    having max(usd_per_gpu_hour) > 5 * min(usd_per_gpu_hour) or (min(usd_per_gpu_hour) = 0 and max(usd_per_gpu_hour) > 0)
+    having max(usd_per_gpu_hour) > {{ var('price_move_max_ratio') }} * min(usd_per_gpu_hour) or (min(usd_per_gpu_hour) = 0 and max(usd_per_gpu_hour) > 0)
 ),
 
 gpu_changes as (
@@ -48,19 +48,19 @@ select
     provider,
     source_model_key,
     case
-        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input', 5) }} then 'usd_per_1m_input'
+        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input') }} then 'usd_per_1m_input'
         else 'usd_per_1m_output'
     end,
     case
-        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input', 5) }} then previous_usd_per_1m_input
+        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input') }} then previous_usd_per_1m_input
         else previous_usd_per_1m_output
     end,
     case
-        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input', 5) }} then usd_per_1m_input
+        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input') }} then usd_per_1m_input
         else usd_per_1m_output
     end,
     case
-        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input', 5) }}
+        when {{ price_moved('previous_usd_per_1m_input', 'usd_per_1m_input') }}
             then cast(usd_per_1m_input / nullif(previous_usd_per_1m_input, 0) as double)
         else cast(usd_per_1m_output / nullif(previous_usd_per_1m_output, 0) as double)
     end,

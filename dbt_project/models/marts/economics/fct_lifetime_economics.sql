@@ -1,4 +1,4 @@
--- Lifetime economics per scenario, GPU price and commercial lifetime (DESIGN.md "Formulas"):
+-- Lifetime economics per scenario, GPU price and commercial lifetime (README "Formulas"):
 --   replicas = F / g;  active concurrent users = replicas * T / u
 --   GPU cost per day = F * P * 24;  serving per month = that * days_per_month;  revenue per month = N * s * a
 --   gross margin per month = revenue - serving;  amortisation = K / L;  monthly result = gross - amortisation
@@ -21,7 +21,7 @@ with inputs as (
         cast(scenarios.training_cost_usd as double) as training_cost_usd,
         cast(scenarios.days_per_month as double) as days_per_month
     from {{ ref('scenarios') }} as scenarios
-    inner join {{ ref('int_scenario_prices') }} as prices on prices.scenario_id = scenarios.scenario_id
+    inner join {{ ref('scenario_prices') }} as prices on prices.scenario_id = scenarios.scenario_id
     inner join {{ ref('scenario_lifetimes') }} as lifetimes on lifetimes.scenario_id = scenarios.scenario_id
 ),
 

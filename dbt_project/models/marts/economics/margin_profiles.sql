@@ -1,4 +1,4 @@
--- Which throughput profiles price each model and price tier (DESIGN.md "Formulas"):
+-- Which throughput profiles price each model and price tier (README "Formulas"):
 --   - the stand-ins: the model's own profiles, else those of each of its proxy classes (dim_models
 --     throughput_proxy_classes: a dense 70B, a dense 405B, a large MoE for closed models; DeepSeek R1 for V3.x),
 --     one of which is central (throughput_proxy_model_id);

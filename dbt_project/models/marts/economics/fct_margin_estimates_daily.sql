@@ -1,5 +1,5 @@
--- One headline margin per (day, model, seller, price tier), at the median list-price GPU basis (DESIGN.md
--- "Headline estimate"): margin_central is the median across the valid profiles and GPU types of the model itself or
+-- One headline margin per (day, model, seller, price tier), at the median list-price GPU basis (README "Formulas",
+-- headline estimate): margin_central is the median across the valid profiles and GPU types of the model itself or
 -- its central proxy; margin_low / margin_high span every valid profile and GPU type, and for a closed model every
 -- proxy class too (a dense 70B, a dense 405B, a large MoE), so a proxy margin is always read as a band.
 -- A seller stated by two sources (OpenRouter's own API and LiteLLM's openrouter/* keys) counts once: the seller's
