@@ -107,7 +107,7 @@ lint: install
 
 ui: manifest
 	@mkdir -p "$(DAGSTER_HOME)"
-	@test -f "$(DAGSTER_HOME)/dagster.yaml" || $(BIN)/python -c "from pipelines.cli import _ensure_dagster_home; from pipelines.settings import Settings; _ensure_dagster_home(Settings.from_env())"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || $(BIN)/python -c "from pipelines.runs import ensure_dagster_home; from pipelines.settings import Settings; ensure_dagster_home(Settings.from_env())"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lock: | $(BIN)/uv

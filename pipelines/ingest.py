@@ -279,7 +279,7 @@ def _insert_fetch(connection, fetch_id, source_id, payload, landed, fetched_at, 
         "insert into raw.fetch_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [fetch_id, run_id, source_id, payload.name, redact(payload.url) if payload.url else None, payload.mode,
          result.status, fetched_at, observed_at, landed.sha256, landed.bytes, result.rows, result.quarantined,
-         _safe_text(redact(result.error)) if result.error else None])
+         _safe_text(redact(result.error or result.note)) if result.error or result.note else None])
 
 
 def _upsert_payload(connection, source, payload, landed, fetched_at, result, validated: Validated,

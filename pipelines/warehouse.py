@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -37,7 +37,7 @@ create table if not exists raw.fetch_log (
     bytes bigint,
     rows_parsed integer,
     rows_quarantined integer,
-    error varchar
+    error varchar                     -- why (error, rejected, suspect, skipped), or a note on an applied payload (ok)
 );
 create table if not exists raw.payloads (
     source varchar not null,
@@ -251,3 +251,55 @@ def describe_query_error(error: duckdb.Error) -> str:
         return (f"refused: the warehouse is open read-only, and queries may not read or write other files, "
                 f"attach databases, install or load extensions or change settings ({detail})")
     return detail
+
+
+# --- readers' queries --------------------------------------------------------------------------------------------
+
+MART_SCHEMA = "marts"
+STATUS_COLUMNS = ("source", "kind", "last_success_at", "is_stale", "last_error", "rows_last_success",
+                  "newest_observed_at", "n_snapshots", "upstream_changed_at", "is_upstream_stale")
+
+
+class QueryError(RuntimeError):
+    """A reader's query failed; the message is one line saying why."""
+
+
+def read_query(connection: duckdb.DuckDBPyConnection, query: str,
+               describe: Callable[[duckdb.Error], object] = describe_query_error) -> tuple[list[str], list[tuple]]:
+    """One query on a reader's connection: its column names and rows. A failure raises QueryError with
+    ``describe``'s line for it."""
+    try:
+        cursor = connection.execute(query)
+        rows = cursor.fetchall()
+    except duckdb.Error as error:
+        raise QueryError(str(describe(error))) from None
+    return [item[0] for item in cursor.description or []], rows
+
+
+def source_status(connection: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
+    """`margins status`: per source, its last success, staleness, last error, rows and upstream freshness."""
+    cursor = connection.execute(f"select {', '.join(STATUS_COLUMNS)} from marts.source_status order by source")
+    return [item[0] for item in cursor.description], cursor.fetchall()
+
+
+def source_freshness(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """Per source, (source, newest_observed_at, is_stale) from marts.source_status (the refresh summary)."""
+    return {row[0]: row for row in connection.execute(
+        "select source, newest_observed_at, is_stale from marts.source_status").fetchall()}
+
+
+def upstream_stale_sources(connection: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(source, upstream_changed_at, upstream_stale_after_days) of each source whose upstream stopped changing."""
+    return connection.execute(
+        "select source, upstream_changed_at, upstream_stale_after_days from marts.source_status "
+        "where is_upstream_stale order by source").fetchall()
+
+
+def mart_row_counts(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(schema.table, rows) of every mart."""
+    tables = [row[0] for row in connection.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by table_name",
+        [MART_SCHEMA]).fetchall()]
+    return [(f"{MART_SCHEMA}.{table}",
+             connection.execute(f'select count(*) from {MART_SCHEMA}."{table}"').fetchone()[0])
+            for table in tables]

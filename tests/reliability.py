@@ -282,7 +282,7 @@ def _apply(values: dict[str, str | None]) -> None:
 
 
 def render(results: list[FaultResult], marts_changed: bool) -> str:
-    from pipelines.cli import render_table
+    from pipelines.render import render_table
 
     rows = [[r.fault, r.source, r.outcome, r.rows_lost,
              r.marts or ("no" if not marts_changed or r.outcome == "ok" else "YES"), "pass" if r.passed else "FAIL",

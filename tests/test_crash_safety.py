@@ -49,7 +49,10 @@ def wait_for(condition, timeout_s: float = 180, what: str = "condition") -> None
         time.sleep(0.2)
 
 
-def dbt_build_running(parent: subprocess.Popen) -> bool:
+def session_processes(session_id: int) -> list[bytes]:
+    """The command lines of the live processes in a session (a refresh started with start_new_session leads its own:
+    every process it starts, dbt and Dagster's run workers included, inherits it)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -58,9 +61,13 @@ def dbt_build_running(parent: subprocess.Popen) -> bool:
             session = os.getsid(int(entry.name))
         except (OSError, ProcessLookupError):
             continue
-        if session == parent.pid and b"dbt" in command and b" build" in command:
-            return True
-    return False
+        if session == session_id:
+            found.append(command)
+    return found
+
+
+def dbt_build_running(parent: subprocess.Popen) -> bool:
+    return any(b"dbt" in command and b" build" in command for command in session_processes(parent.pid))
 
 
 def fingerprint(settings: Settings) -> tuple:
@@ -132,6 +139,8 @@ def test_reader_holding_the_published_file_and_a_refresh_both_succeed(needs_buil
             assert reader.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
             time.sleep(1)
         assert refresh.returncode == 0, refresh.stderr.read()[-2000:]
+    # the refresh built with dbt and published: none of the processes it started outlives it
+    assert session_processes(refresh.pid) == [], "a process outlived margins refresh"
     assert built.published_db.stat().st_mtime_ns != published_before, "the refresh must have published"
     assert fingerprint(built)[0] > 0
 

@@ -259,10 +259,10 @@ def test_dagster_materializes_the_lake_after_the_duckdb_publish(small_warehouse,
 
     from pipelines.assets.constants import LAKE_KEY, PUBLISHED_KEY
     from pipelines.assets.lake import published_ducklake
-    from pipelines.cli import _lake_outcome
     from pipelines.definitions import defs
     from pipelines.jobs import refresh_job_selection
     from pipelines.resources import MarginsSettings
+    from pipelines.runs import lake_outcome
 
     resources = {"settings": MarginsSettings(data_dir=str(small_warehouse))}
     result = materialize([published_ducklake], resources=resources)
@@ -270,13 +270,13 @@ def test_dagster_materializes_the_lake_after_the_duckdb_publish(small_warehouse,
     metadata = result.asset_materializations_for_node("published__ducklake")[0].metadata
     assert metadata["snapshot_id"].value == 1 and metadata["bytes_written"].value > 0
     assert snapshots(lake_env) == [0, 1]
-    assert _lake_outcome(result).startswith(f"DuckLake {lake_env['MARGINS_LAKE_CATALOG']}: snapshot 1, ")
+    assert lake_outcome(result).startswith(f"DuckLake {lake_env['MARGINS_LAKE_CATALOG']}: snapshot 1, ")
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     failed = materialize([published_ducklake], resources=resources, raise_on_error=False)
     assert not failed.success
-    assert _lake_outcome(failed).startswith("margins: published the DuckDB warehouse, but the DuckLake publish failed")
-    assert f"bucket {s3.bucket} refused" in _lake_outcome(failed)
+    assert lake_outcome(failed).startswith("margins: published the DuckDB warehouse, but the DuckLake publish failed")
+    assert f"bucket {s3.bucket} refused" in lake_outcome(failed)
     assert snapshots(lake_env) == [0, 1]
 
     graph = defs.resolve_asset_graph()

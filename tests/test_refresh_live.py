@@ -71,6 +71,10 @@ def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, 
     output = capsys.readouterr().out
     assert "failed" in output and "openrouter" in output
     assert max(len(line) for line in output.splitlines()) <= 220, "the refresh summary cuts long cells"
+    rows = {line.split()[0]: line for line in output.splitlines() if line.split()[:1] in (["litellm"], ["openrouter"])}
+    assert rows["litellm"].split()[1] == "ok" and rows["openrouter"].split()[1] == "failed"
+    message = rows["openrouter"][rows["openrouter"].index("openrouter: "):]
+    assert "503" in message[:100], "the summary's message (from raw.fetch_log) leads with the source and the cause"
     assert main(["status"]) == 0
     status = capsys.readouterr().out
     assert max(len(line) for line in status.splitlines()) <= 220, "margins status cuts long cells"

@@ -12,8 +12,8 @@ from pipelines.cli import main
 
 
 def test_refresh_writes_the_report_only_when_asked(offline_warehouse):
-    from pipelines.cli import refresh_selection
     from pipelines.definitions import defs
+    from pipelines.runs import refresh_selection
 
     report_key = AssetKey(["reports", "html_report"])
     assert not (offline_warehouse.data_dir / "report").exists()

@@ -7,7 +7,7 @@
 
 The webserver uses $DAGSTER_HOME when refreshes have run there (so the checks show their last results), else a fresh
 instance under the data directory. First-run dialogs never show: the instance is written with ``nux: enabled: false``
-(pipelines.cli.DAGSTER_YAML), and for an instance written before that the browser starts with the dialog's
+(pipelines.runs.DAGSTER_YAML), and for an instance written before that the browser starts with the dialog's
 "dismissed" flag set (the UI keeps it in localStorage as ``communityNux``).
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from pipelines.cli import DAGSTER_YAML
+from pipelines.runs import DAGSTER_YAML
 from tests.test_ui import start_webserver
 
 CHROMIUM = os.environ.get("MARGINS_CHROMIUM", "/usr/bin/chromium")
