@@ -20,9 +20,11 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links
 
 from pipelines.http import RETRY_STATUSES, FetchError, HttpClient, HttpResponse, rebase_link
-from pipelines.settings import DEFAULT_URLS, Settings
+from pipelines.settings import Settings
 from pipelines.sources.base import parse_timestamp
 
+DEFAULT_API_URL = "https://api.github.com"           # MARGINS_GITHUB_API_URL overrides it
+DEFAULT_RAW_URL = "https://raw.githubusercontent.com"  # MARGINS_GITHUB_RAW_URL overrides it
 PER_PAGE = 100
 MAX_PAGES = 500
 DEFAULT_MAX_WAIT_S = 60.0
@@ -60,8 +62,8 @@ class _RateLimit:
 class GitHubClient:
     def __init__(self, settings: Settings, http: HttpClient, source: str, *,
                  max_wait_s: float = DEFAULT_MAX_WAIT_S, sleep: Callable[[float], None] = time.sleep):
-        self.api = settings.url("github_api")
-        self.raw = settings.url("github_raw")
+        self.api = settings.url("github_api", DEFAULT_API_URL)
+        self.raw = settings.url("github_raw", DEFAULT_RAW_URL)
         self.http = http
         self.source = source
         self.max_wait_s = max_wait_s
@@ -108,7 +110,7 @@ class GitHubClient:
                 return
             # a Link on the default API host is re-based onto the configured one; other hosts are refused, so the
             # token never leaves the API host
-            url, params = rebase_link(self.source, next_url, self.api, DEFAULT_URLS["github_api"]), None
+            url, params = rebase_link(self.source, next_url, self.api, DEFAULT_API_URL), None
         raise FetchError(self.source, f"GitHub listing of {url} exceeded {MAX_PAGES} pages")
 
     def _api_get(self, url: str, params: dict[str, str] | None) -> HttpResponse:

@@ -1,44 +1,44 @@
 """Configuration from the environment: data directory, offline mode, source URLs and API keys.
 
-Every source URL can be overridden by an environment variable so tests and mirrors can stand in for the
-live hosts (see README, "Environment").
+Every source URL can be overridden by an environment variable (``MARGINS_<ID>_URL``) so tests and mirrors can
+stand in for the live hosts; the defaults live with their users (each source's ``default_url``, the GitHub
+client's hosts). API keys follow one rule too, ``MARGINS_<ID>_API_KEY`` (see README, "Environment").
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-DEFAULT_URLS: dict[str, str] = {
-    "litellm": "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
-    "openrouter": "https://openrouter.ai/api/v1/models",
-    "skypilot": "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8",
-    "aws": "https://pricing.us-east-1.amazonaws.com",
-    "azure": "https://prices.azure.com",
-    "gcp": "https://cloudbilling.googleapis.com",
-    "lambda": "https://cloud.lambda.ai",
-    "runpod": "https://api.runpod.io",
-    "vast": "https://console.vast.ai",
-    "github_api": "https://api.github.com",
-    "github_raw": "https://raw.githubusercontent.com",
-}
-
-API_KEY_VARIABLES: dict[str, str] = {
-    "gcp": "MARGINS_GCP_API_KEY",
-    "lambda": "MARGINS_LAMBDA_API_KEY",
-    "runpod": "MARGINS_RUNPOD_API_KEY",
-    "vast": "MARGINS_VAST_API_KEY",
-    "openrouter": "MARGINS_OPENROUTER_API_KEY",
-    "github": "GITHUB_TOKEN",
-}
+# the one API key variable outside the MARGINS_<NAME>_API_KEY rule: the GitHub client of the backfill
+GITHUB_TOKEN_VARIABLE = "GITHUB_TOKEN"
+_URL_VARIABLE = re.compile(r"MARGINS_(?P<name>[A-Z0-9_]+)_URL")
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
 def url_variable(name: str) -> str:
+    """The variable that overrides the base URL of ``name`` (a source id, ``github_api``, ``github_raw``)."""
     return f"MARGINS_{name.upper()}_URL"
+
+
+def api_key_variable(name: str) -> str:
+    """The variable holding the API key of ``name``: ``MARGINS_<ID>_API_KEY``, and ``GITHUB_TOKEN`` for github."""
+    return GITHUB_TOKEN_VARIABLE if name == "github" else f"MARGINS_{name.upper()}_API_KEY"
+
+
+def url_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """Every base URL set in the environment (``MARGINS_<NAME>_URL``), by lower-case name, without a trailing /."""
+    overrides = {}
+    for variable, value in environ.items():
+        match = _URL_VARIABLE.fullmatch(variable)
+        if match:
+            overrides[match["name"].lower()] = value.rstrip("/")
+    return overrides
 
 
 def env_flag(name: str) -> bool:
@@ -63,7 +63,7 @@ def parse_as_of(text: str | None) -> date:
 class Settings:
     data_dir: Path
     offline: bool = False
-    urls: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)  # overrides by name; the defaults live with their users
     # the UTC day the warehouse is built as of (DESIGN.md "Time"); observations after its end are ignored
     as_of: date = field(default_factory=lambda: datetime.now(UTC).date())
 
@@ -71,21 +71,25 @@ class Settings:
     def from_env(cls, data_dir: str | os.PathLike | None = None, offline: bool | None = None,
                  as_of: str | None = None) -> Settings:
         directory = Path(data_dir or os.environ.get("MARGINS_DATA_DIR") or "warehouse").resolve()
-        urls = {name: os.environ.get(url_variable(name), default).rstrip("/")
-                for name, default in DEFAULT_URLS.items()}
         return cls(
             data_dir=directory,
             offline=env_flag("MARGINS_OFFLINE") if offline is None else offline,
-            urls=urls,
+            urls=url_overrides(os.environ),
             as_of=parse_as_of(as_of or os.environ.get("MARGINS_AS_OF")),
         )
 
-    def url(self, name: str) -> str:
-        return self.urls[name]
+    def url(self, name: str, default: str | None = None) -> str:
+        """The base URL of ``name``: its ``MARGINS_<NAME>_URL`` override, else ``default`` (a source's
+        ``default_url``; sources call ``Source.url(settings)``)."""
+        if name in self.urls:
+            return self.urls[name]
+        if default is None:
+            raise KeyError(f"no URL for {name!r}: set {url_variable(name)}")
+        return default.rstrip("/")
 
     @staticmethod
     def api_key(name: str) -> str | None:
-        value = os.environ.get(API_KEY_VARIABLES[name], "").strip()
+        value = os.environ.get(api_key_variable(name), "").strip()
         return value or None
 
     @property

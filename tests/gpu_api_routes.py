@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import pytest
+
+from pipelines.settings import api_key_variable
+from pipelines.sources import SOURCES
 from pipelines.sources.azure import first_page_url
 from pipelines.sources.gcp import skus_url
 from pipelines.sources.vast import DEFAULT_GPU_NAMES, offers_url
@@ -14,6 +18,13 @@ AWS_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1")
 AWS_VERSION_PATH = "/aws/offers/v1.0/aws/AmazonEC2/20250523232744"
 AZURE_PAGES = 3
 GCP_TOKENS = (None, "CAEQABoFc2t1czE", "CAEQABoFc2t1czI")
+
+
+def clear_api_keys(patch: pytest.MonkeyPatch) -> None:
+    """Unset every source's API key variable (and GITHUB_TOKEN), so a key in the caller's environment never
+    reaches a test."""
+    for name in (*SOURCES, "github"):
+        patch.delenv(api_key_variable(name), raising=False)
 
 
 def path_of(url: str) -> str:

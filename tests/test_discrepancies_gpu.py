@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.settings import API_KEY_VARIABLES, Settings
+from pipelines.settings import Settings, api_key_variable
 from tests import gpu_api_routes as routes
 from tests.github_emulator import GitHubEmulator
 from tests.http_server import Reply, fixture_bytes
@@ -34,8 +34,7 @@ def warehouse(tmp_path_factory):
             patch.setenv("MARGINS_DATA_DIR", str(root / "warehouse"))
             patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
             patch.delenv("MARGINS_OFFLINE", raising=False)
-            for variable in API_KEY_VARIABLES.values():
-                patch.delenv(variable, raising=False)
+            routes.clear_api_keys(patch)
             patch.setenv("MARGINS_GITHUB_API_URL", server.api_url)
             patch.setenv("MARGINS_GITHUB_RAW_URL", server.raw_url)
             patch.setenv("MARGINS_SKYPILOT_CLOUDS", ",".join(SKYPILOT_CLOUDS))
@@ -50,7 +49,7 @@ def warehouse(tmp_path_factory):
                              Reply(200, fixture_bytes(f"gpu/skypilot_v8_{cloud}_vms_gpu.csv")))
             for name, value in {**routes.route_aws(server), **routes.route_lambda(server)}.items():
                 patch.setenv(name, value)
-            patch.setenv(API_KEY_VARIABLES["lambda"], "test-lambda-key")
+            patch.setenv(api_key_variable("lambda"), "test-lambda-key")
             assert main(["refresh", "--strict", "--sources", "skypilot,aws,lambda"]) == 0
             with duckdb.connect(str(Settings.from_env().published_db), read_only=True) as connection:
                 yield connection

@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.http import HttpClient, HttpConfig
 from pipelines.ingest import SourceOutcome, ingest_source
-from pipelines.settings import API_KEY_VARIABLES, Settings
+from pipelines.settings import Settings, api_key_variable
 from pipelines.sources import SOURCES
 from pipelines.sources.base import ParseError, Payload
 from pipelines.sources.vast import DEFAULT_GPU_NAMES
@@ -40,8 +40,7 @@ def parse_fixture(source_id: str, relative: str, name: str | None = None) -> lis
 
 @pytest.fixture
 def apis(server, data_dir, monkeypatch):
-    for variable in API_KEY_VARIABLES.values():
-        monkeypatch.delenv(variable, raising=False)
+    routes.clear_api_keys(monkeypatch)
     for route in (routes.route_aws, routes.route_azure, routes.route_gcp, routes.route_lambda, routes.route_runpod,
                   routes.route_vast):
         for name, value in route(server).items():
@@ -52,7 +51,7 @@ def apis(server, data_dir, monkeypatch):
 @pytest.fixture
 def with_keys(monkeypatch):
     for source_id, key in KEYS.items():
-        monkeypatch.setenv(API_KEY_VARIABLES[source_id], key)
+        monkeypatch.setenv(api_key_variable(source_id), key)
     return KEYS
 
 
@@ -272,7 +271,7 @@ def test_azure_full_page_without_next_page_link_is_followed_with_skip(apis):
 def test_keyed_source_without_its_key_is_skipped_not_failed(apis, source_id):
     outcome = ingest(source_id)
     assert outcome.status in ("skipped", "bundled") and outcome.status != "failed"
-    assert API_KEY_VARIABLES[source_id] in outcome.message
+    assert api_key_variable(source_id) in outcome.message
     assert query("select status from raw.fetch_log where source = ?", source_id) == [("skipped",)]
     assert apis.requests == []
 

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.settings import API_KEY_VARIABLES, Settings
+from pipelines.settings import Settings
 from tests import gpu_api_routes as routes
 from tests.http_server import FixtureServer, Reply, fixture_bytes
 
@@ -31,8 +31,7 @@ def refreshed(tmp_path_factory):
             patch.setenv("MARGINS_DATA_DIR", str(root / "warehouse"))
             patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
             patch.delenv("MARGINS_OFFLINE", raising=False)
-            for variable in API_KEY_VARIABLES.values():
-                patch.delenv(variable, raising=False)
+            routes.clear_api_keys(patch)
             patch.setenv("MARGINS_SKYPILOT_URL", f"{server.url}/skypilot/catalogs/v8")
             patch.setenv("MARGINS_SKYPILOT_CLOUDS", ",".join(SKYPILOT_CLOUDS))
             for cloud in SKYPILOT_CLOUDS:

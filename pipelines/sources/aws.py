@@ -65,11 +65,12 @@ class AwsSource(Source):
     id = "aws"
     kind = "gpu"
     compute_kind = "aws"
+    default_url = "https://pricing.us-east-1.amazonaws.com"
     description = ("AWS EC2 on-demand GPU instance prices (Linux, shared tenancy) from the AWS Price List bulk API: "
                    "region_index.json, then each configured region's offer CSV, streamed and filtered with DuckDB.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
-        base = settings.url(self.id)
+        base = self.url(settings)
         regions = region_index(http, base)
         missing = []
         for region in configured_regions():

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipelines.http import FetchError, HttpClient, rebase_link
-from pipelines.settings import DEFAULT_URLS, Settings
+from pipelines.settings import Settings
 from pipelines.sources.base import (
     ParsedBatch,
     ParseError,
@@ -50,12 +50,13 @@ class AzureSource(Source):
     id = "azure"
     kind = "gpu"
     compute_kind = "azure"
+    default_url = "https://prices.azure.com"
     description = ("Azure GPU VM prices (ND/NC/NV series; Linux on-demand, spot and low priority) from the Azure "
                    "Retail Prices API, every page of the listing following NextPageLink.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         observed_at = datetime.now(UTC)
-        pages = read_listing(http, settings.url(self.id))
+        pages = read_listing(http, self.url(settings))
         for number, (url, content) in enumerate(pages, start=1):
             yield Payload(name=f"retail_prices/{fetch_stamp(observed_at)}/page-{number:04d}.json", content=content,
                           mode="live", url=url, observed_at=observed_at)
@@ -108,7 +109,7 @@ def _decode_page(content: bytes, number: int) -> dict[str, Any]:
 def next_page_url(page: dict[str, Any], base: str, fetched: int, page_count: int) -> str | None:
     link = page.get("NextPageLink")
     if link:
-        return rebase_link("azure", str(link), base, DEFAULT_URLS["azure"], what="a NextPageLink")
+        return rebase_link("azure", str(link), base, AzureSource.default_url, what="a NextPageLink")
     count = page.get("Count", page_count)
     if count == PAGE_SIZE and page_count:
         return f"{first_page_url(base)}&$skip={fetched}"

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from pipelines.http import HttpClient
 from pipelines.landing import file_sha256
 from pipelines.reference import SNAPSHOT_DIR, known_gpu_name
-from pipelines.settings import API_KEY_VARIABLES, Settings
+from pipelines.settings import Settings, api_key_variable
 
 Item = TypeVar("Item")
 Parsed = TypeVar("Parsed")
@@ -127,11 +127,19 @@ class ParsedBatch:
 
 
 class Source(ABC):
+    """A source: one subclass in one module of this package, with a row in ``seeds/reference/sources.csv``
+    (``pipelines.sources`` finds it there; no list to edit). Its base URL is ``default_url``, overridden by
+    ``MARGINS_<ID>_URL``; a keyed source reads ``MARGINS_<ID>_API_KEY`` (``api_key_or_skip``)."""
+
     id: str
-    kind: str                        # "gpu" or "token"
+    kind: str                        # "gpu" or "token", as in the sources seed
     description: str
     compute_kind: str = "python"     # shown as a Dagster kind beside python/duckdb
-    api_key_name: str | None = None  # a keyed source is skipped when its key is not set
+    default_url: str | None = None   # the live base URL (None: a bundled-only source)
+
+    def url(self, settings: Settings) -> str:
+        """The base URL to fetch from: ``MARGINS_<ID>_URL`` when set, else ``default_url``."""
+        return settings.url(self.id, self.default_url)
 
     @abstractmethod
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
@@ -319,7 +327,7 @@ def api_key_or_skip(settings: Settings, source_id: str) -> str:
     """The source's API key from the environment; a missing key skips the source (never an error)."""
     key = settings.api_key(source_id)
     if key is None:
-        raise SourceSkipped(f"{API_KEY_VARIABLES[source_id]} is not set: {source_id} skipped")
+        raise SourceSkipped(f"{api_key_variable(source_id)} is not set: {source_id} skipped")
     return key
 
 

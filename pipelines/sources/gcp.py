@@ -60,14 +60,14 @@ class GcpSource(Source):
     id = "gcp"
     kind = "gpu"
     compute_kind = "gcp"
-    api_key_name = "gcp"
+    default_url = "https://cloudbilling.googleapis.com"
     description = ("GCP per-GPU prices (on-demand and spot) of every GPU SKU and region from the Cloud Billing "
                    "Catalog API (Compute Engine SKUs, pageToken paging). Needs MARGINS_GCP_API_KEY.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         key = api_key_or_skip(settings, self.id)
         observed_at = datetime.now(UTC)
-        pages = read_catalog(http, settings.url(self.id), key)
+        pages = read_catalog(http, self.url(settings), key)
         for number, (url, content) in enumerate(pages, start=1):
             yield Payload(name=f"skus/{fetch_stamp(observed_at)}/page-{number:04d}.json", content=content,
                           mode="live", url=url, observed_at=observed_at)

@@ -41,7 +41,7 @@ class LambdaSource(Source):
     id = "lambda"
     kind = "gpu"
     compute_kind = "json"
-    api_key_name = "lambda"
+    default_url = "https://cloud.lambda.ai"
     description = ("Lambda Cloud on-demand instance prices (GET /api/v1/instance-types, cents per instance-hour) "
                    "per region with capacity. Needs MARGINS_LAMBDA_API_KEY.")
 
@@ -49,7 +49,7 @@ class LambdaSource(Source):
         key = api_key_or_skip(settings, self.id)
         observed_at = datetime.now(UTC)
         token = base64.b64encode(f"{key}:".encode()).decode()
-        response = http.get(self.id, settings.url(self.id) + ENDPOINT, headers={"Authorization": f"Basic {token}"},
+        response = http.get(self.id, self.url(settings) + ENDPOINT, headers={"Authorization": f"Basic {token}"},
                             secrets=(key, token))
         # named per fetch: its row count follows the regions with capacity right now
         yield Payload(name=f"instance-types/{fetch_stamp(observed_at)}.json", content=response.content, mode="live",

@@ -52,11 +52,12 @@ class LiteLLMSource(Source):
     id = "litellm"
     kind = "token"
     compute_kind = "json"
+    default_url = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
     description = ("API token prices per 1M tokens of ~150 sellers from LiteLLM's "
                    "model_prices_and_context_window.json, plus the bundled 2024-06..2026-11 monthly history.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
-        response = http.get(self.id, settings.url("litellm"))
+        response = http.get(self.id, self.url(settings))
         yield Payload(name="model_prices_and_context_window.json", content=response.content, mode="live",
                       url=response.url)
 

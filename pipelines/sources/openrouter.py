@@ -34,13 +34,14 @@ class OpenRouterSource(Source):
     id = "openrouter"
     kind = "token"
     compute_kind = "json"
+    default_url = "https://openrouter.ai/api/v1/models"
     # MARGINS_OPENROUTER_API_KEY is optional: the endpoint also answers without one, so never skipped.
     description = "Token prices of every model routed through OpenRouter (GET /api/v1/models)."
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
-        key = settings.api_key("openrouter")
+        key = settings.api_key(self.id)
         headers = {"Authorization": f"Bearer {key}"} if key else None
-        response = http.get(self.id, settings.url("openrouter"), headers=headers, secrets=(key or "",))
+        response = http.get(self.id, self.url(settings), headers=headers, secrets=(key or "",))
         yield Payload(name="models.json", content=response.content, mode="live", url=response.url)
 
     def parse(self, payload: Payload) -> ParsedBatch:

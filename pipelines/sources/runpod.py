@@ -47,13 +47,13 @@ class RunPodSource(Source):
     id = "runpod"
     kind = "gpu"
     compute_kind = "graphql"
-    api_key_name = "runpod"
+    default_url = "https://api.runpod.io"
     description = ("RunPod per-GPU prices (secure and community cloud, on-demand and spot) from the GraphQL "
                    "gpuTypes query. Needs MARGINS_RUNPOD_API_KEY.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
         key = api_key_or_skip(settings, self.id)
-        response = http.post(self.id, settings.url(self.id) + ENDPOINT, json={"query": QUERY},
+        response = http.post(self.id, self.url(settings) + ENDPOINT, json={"query": QUERY},
                              headers={"Authorization": f"Bearer {key}"}, secrets=(key,))
         yield Payload(name="gpuTypes.json", content=response.content, mode="live", url=response.url)
 

@@ -50,11 +50,12 @@ class SkyPilotSource(Source):
     id = "skypilot"
     kind = "gpu"
     compute_kind = "csv"
+    default_url = "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8"
     description = ("GPU instance prices of ~20 clouds from the SkyPilot catalog (v8 `<cloud>/vms.csv`), "
                    "plus the bundled 2022-12..2023-12 catalog history.")
 
     def fetch(self, settings: Settings, http: HttpClient, previous: PreviousFetches) -> Iterator[Payload]:
-        base = settings.url("skypilot")
+        base = self.url(settings)
         for cloud in configured_clouds():
             url = f"{base}/{cloud}/vms.csv"
             response = http.get(self.id, url)

@@ -56,7 +56,7 @@ class VastSource(Source):
     id = "vast"
     kind = "gpu"
     compute_kind = "json"
-    api_key_name = "vast"
+    default_url = "https://console.vast.ai"
     description = ("Vast.ai marketplace: per snapshot, min / p25 / median on-demand price per GPU model and GPU "
                    "count over the rentable offers (GET /api/v0/bundles/). Needs MARGINS_VAST_API_KEY.")
 
@@ -64,7 +64,7 @@ class VastSource(Source):
         key = api_key_or_skip(settings, self.id)
         observed_at = datetime.now(UTC)
         headers = {"Authorization": f"Bearer {key}"}
-        responses = [(name, http.get(self.id, offers_url(settings.url(self.id), name), headers=headers,
+        responses = [(name, http.get(self.id, offers_url(self.url(settings), name), headers=headers,
                                      secrets=(key,))) for name in configured_gpu_names()]
         if not any(_has_offers(response.content) for _, response in responses):
             raise FetchError(self.id, f"no offer for any of {len(responses)} GPU name(s) (query changed?)")
