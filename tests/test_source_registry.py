@@ -11,7 +11,8 @@ import csv
 import pytest
 import yaml
 
-from pipelines.resources import DBT_PROJECT_DIR, SEEDS_DIR
+from pipelines.reference import SEEDS_DIR
+from pipelines.resources import DBT_PROJECT_DIR
 from pipelines.sources import SOURCES
 
 LIVE_FRESHNESS = {"warn_after": {"count": 36, "period": "hour"}, "error_after": {"count": 7, "period": "day"}}
