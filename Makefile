@@ -41,8 +41,10 @@ install: $(VENV)/.installed
 install-dev: install
 
 # Parsed with the same profile the refresh builds with, so dbt can reuse the parse (a different profile path
-# forces a full re-parse on every refresh).
+# forces a full re-parse on every refresh). First the dbt files generated from seeds/reference/sources.csv
+# (_sources.yml, macros/generated_source_ids.sql; pipelines/dbt_sources.py), rewritten only where they changed.
 manifest: install
+	$(BIN)/python -m pipelines.dbt_sources
 	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/margins.duckdb \
 		../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
 
