@@ -4,10 +4,11 @@ The staging models select rows per source id through ``source(<id>, 'observation
 declared dbt source. The synthetic ids (``synthetic_*``) are not declared in dbt_project/ (and must not be), so
 the bench builds a *copy* of dbt_project/ taken at the start of the run (models, macros, tests, seeds through a
 symlink to ../seeds) with one extra file, ``models/staging/_bench_synthetic_sources.yml``, declaring the two
-synthetic sources. ``--vars`` then points every source-list var at them: the copy's ``dbt_project.yml`` is read
-at run time, and each var whose value is a list of registered source ids (``pipelines.sources.SOURCES``; today
-``gpu_sources`` / ``token_sources``) becomes the synthetic id(s) of the same kind(s). The SQL that runs is the
-project's own; only the source list differs. The copy also keeps the bench's dbt target/ and logs away from the
+synthetic sources. ``--vars`` then points each kind's source list at them: the models take their sources from the
+macros ``gpu_source_ids()`` / ``token_source_ids()`` (generated from the sources seed by ``pipelines.dbt_sources``),
+which return the var ``gpu_sources`` / ``token_sources`` when it is set, so ``{"gpu_sources": ["synthetic_skypilot"],
+"token_sources": ["synthetic_litellm"]}`` replaces them. The SQL that runs is the project's own; only the source
+list differs. The copy also keeps the bench's dbt target/ and logs away from the
 real project's (other runs use dbt_project/target).
 """
 
@@ -47,22 +48,18 @@ sources:
 
 
 def bench_vars(project: Path) -> str:
-    """``--vars`` JSON: every source-list var of the project's dbt_project.yml, pointed at the synthetic sources."""
-    import yaml
-
-    from pipelines.sources import SOURCES
+    """``--vars`` JSON: each kind's source list (the var its generated macro reads, pipelines.dbt_sources) pointed
+    at the synthetic source of that kind."""
+    from pipelines.dbt_sources import KINDS, SOURCE_IDS_MACRO, ids_var
 
     synthetic = {"gpu": GPU_SOURCE, "token": TOKEN_SOURCE}
-    project_vars = (yaml.safe_load((project / "dbt_project.yml").read_text()) or {}).get("vars") or {}
-    overrides = {}
-    for name, value in project_vars.items():
-        if isinstance(value, list) and value and all(isinstance(item, str) and item in SOURCES for item in value):
-            kinds = {SOURCES[item].kind for item in value}
-            overrides[name] = [synthetic[kind] for kind in ("gpu", "token") if kind in kinds]
-    if not overrides:
-        raise RuntimeError(f"no source-list vars in {project / 'dbt_project.yml'}: cannot point dbt at the "
-                           "synthetic sources")
-    return json.dumps(overrides)
+    macro = project / "macros" / SOURCE_IDS_MACRO.name
+    text = macro.read_text() if macro.exists() else ""
+    missing = [kind for kind in KINDS if f"var('{ids_var(kind)}'" not in text]
+    if missing:
+        raise RuntimeError(f"{macro} does not read the var(s) {', '.join(ids_var(kind) for kind in missing)}: "
+                           "cannot point dbt at the synthetic sources")
+    return json.dumps({ids_var(kind): [synthetic[kind]] for kind in KINDS})
 
 
 @dataclass

@@ -3,12 +3,12 @@
 -- per-GPU price for the exact GPU model (regions and instance sizes collapsed); min / median / max are taken across
 -- those providers. Marketplace (peer-to-peer, auction) and spot prices never enter that basis: their medians are
 -- columns beside it. A day has a row when at least one cloud provider lists the GPU on demand.
-{{ incremental_by_day(var('gpu_sources')) }}
+{{ incremental_by_day(gpu_source_ids()) }}
 with offers as (
     select *
     from {{ ref('fct_gpu_prices_daily') }}
     where basis_provider is not null
-        and price_date >= {{ incremental_start_day(var('gpu_sources')) }}
+        and price_date >= {{ incremental_start_day(gpu_source_ids()) }}
 ),
 
 -- each provider's cheapest price per (class, pricing type), and the age of the observation behind it

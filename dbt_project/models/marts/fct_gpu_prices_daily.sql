@@ -1,9 +1,9 @@
 -- GPU rental prices per offer per UTC day. Only offers with a known canonical GPU model and GPU count.
 -- price_class / basis_provider: whose list price the row is (dim_providers.price_class). A reseller's row counts for
 -- the cloud its instance-type prefix names (Shadeform `lambdalabs_H100` -> lambda), else for no one (null).
-{{ incremental_by_day(var('gpu_sources')) }}
+{{ incremental_by_day(gpu_source_ids()) }}
 with daily as (
-    {{ daily_from_versions(ref('int_gpu_price_history'), incremental_start_day(var('gpu_sources'))) }}
+    {{ daily_from_versions(ref('int_gpu_price_history'), incremental_start_day(gpu_source_ids())) }}
 ),
 
 providers as (

@@ -9,11 +9,11 @@
 --   3. then the key name.
 -- Batch prices come from the chosen key, else from the seller's :batch key of the model that day (OpenRouter).
 -- The standard/cached prices carry the chosen key's suspect flag (fct_token_prices_daily); margins skip suspects.
-{{ incremental_by_day(var('token_sources')) }}
+{{ incremental_by_day(token_source_ids()) }}
 with prices as (
     select * from {{ ref('fct_token_prices_daily') }}
     where model_id is not null
-        and price_date >= {{ incremental_start_day(var('token_sources')) }}
+        and price_date >= {{ incremental_start_day(token_source_ids()) }}
 ),
 
 -- the key's first version starts at its first change that is not a removal (read from the change log, which is
@@ -65,7 +65,7 @@ batch_keys as (
 previous_day as (
     select source, provider, model_id, source_model_key
     from {{ this }}
-    where price_date < {{ incremental_start_day(var('token_sources')) }}
+    where price_date < {{ incremental_start_day(token_source_ids()) }}
     qualify row_number() over (partition by source, provider, model_id order by price_date desc) = 1
 ),
 {% endif %}

@@ -8,9 +8,9 @@
 -- (`disagrees_with_other_sellers`, both need at least 2 other sellers), or an output price below half the input
 -- price of a chat model (`output_below_half_input`). Another source stating the same seller's price within 2% on
 -- the same day confirms it (a repeat of the same catalog does not: catalog errors persist for months).
-{{ incremental_by_day(var('token_sources')) }}
+{{ incremental_by_day(token_source_ids()) }}
 with daily as (
-    {{ daily_from_versions(ref('int_token_price_history'), incremental_start_day(var('token_sources'))) }}
+    {{ daily_from_versions(ref('int_token_price_history'), incremental_start_day(token_source_ids())) }}
 ),
 
 -- a key in two scopes of one source on one day (full file and monthly history): the newest observation wins

@@ -1,6 +1,6 @@
 -- GPU price observations with canonical provider, GPU model and GPU count. Rename, cast, map: no history.
 with observations as (
-    select * from ({{ union_source_tables(var('gpu_sources')) }})
+    select * from ({{ union_source_tables(gpu_source_ids()) }})
     where observed_at < {{ as_of_end() }}
 ),
 

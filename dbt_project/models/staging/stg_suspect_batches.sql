@@ -5,4 +5,4 @@ select
     source, sha256, payload_name, reason, current_offers, incoming_offers, matched_offers, moved_offers, factor,
     state_observed_at, held_at, confirmed_at, confirmed_by_sha256,
     confirmed_at is not null as is_confirmed
-from {{ landing_table('suspect_batches', var('gpu_sources') + var('token_sources')) }}
+from {{ landing_table('suspect_batches', source_ids()) }}

@@ -1,6 +1,6 @@
 -- Token price observations with canonical provider and model_id (normalised key looked up in the alias seed).
 with observations as (
-    select * from ({{ union_source_tables(var('token_sources')) }})
+    select * from ({{ union_source_tables(token_source_ids()) }})
     where observed_at < {{ as_of_end() }}
 ),
 

@@ -8,7 +8,7 @@
 --   concurrent users per replica = T / u (u: the profile's own tokens/s per user, else the default var)
 -- Only valid requests: I + O within the price's context window (max_input_tokens), no price after the key's
 -- deprecation or the model's retirement at its own API, no suspect or free price (token_prices_by_tier).
-{{ incremental_by_day(var('gpu_sources') + var('token_sources')) }}
+{{ incremental_by_day(source_ids()) }}
 with inputs as (
     select
         prices.price_date,
@@ -49,7 +49,7 @@ with inputs as (
     inner join {{ ref('gpu_price_basis') }} as basis
         on basis.price_date = prices.price_date
         and basis.gpu_model = profiles.gpu_model
-    where prices.price_date >= {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }}
+    where prices.price_date >= {{ incremental_start_day(source_ids()) }}
         and (prices.max_input_tokens is null
             or profiles.input_tokens + profiles.output_tokens <= prices.max_input_tokens)
 ),

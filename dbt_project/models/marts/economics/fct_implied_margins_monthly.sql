@@ -4,7 +4,7 @@
 -- (a closed model's other proxy classes only widen the band); they are summed as decimals so that the result does
 -- not depend on the order rows arrive in. The band (margin_low / _central / _high) is the month's average of the
 -- daily headline estimate (fct_margin_estimates_daily, median GPU basis rows only).
-{{ incremental_by_day(var('gpu_sources') + var('token_sources'), 'month', 'month') }}
+{{ incremental_by_day(source_ids(), 'month', 'month') }}
 with monthly as (
     select
         cast(date_trunc('month', price_date) as date) as month,
@@ -23,7 +23,7 @@ with monthly as (
         count(distinct profile_id) as n_profiles,
         count(*) as n_rows
     from {{ ref('fct_implied_margins_daily') }}
-    where price_date >= date_trunc('month', {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }})
+    where price_date >= date_trunc('month', {{ incremental_start_day(source_ids()) }})
         and is_central_proxy
     group by all
 ),
@@ -39,7 +39,7 @@ bands as (
         cast(avg(cast(margin_central as decimal(38, 18))) as double) as margin_central,
         cast(avg(cast(margin_high as decimal(38, 18))) as double) as margin_high
     from {{ ref('fct_margin_estimates_daily') }}
-    where price_date >= date_trunc('month', {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }})
+    where price_date >= date_trunc('month', {{ incremental_start_day(source_ids()) }})
     group by all
 )
 

@@ -4,12 +4,12 @@
 -- proxy class too (a dense 70B, a dense 405B, a large MoE), so a proxy margin is always read as a band.
 -- A seller stated by two sources (OpenRouter's own API and LiteLLM's openrouter/* keys) counts once: the seller's
 -- own source first, then the source name.
-{{ incremental_by_day(var('gpu_sources') + var('token_sources')) }}
+{{ incremental_by_day(source_ids()) }}
 with margins as (
     select *
     from {{ ref('fct_implied_margins_daily') }}
     where gpu_price_basis = 'median'
-        and price_date >= {{ incremental_start_day(var('gpu_sources') + var('token_sources')) }}
+        and price_date >= {{ incremental_start_day(source_ids()) }}
 ),
 
 preferred_sources as (

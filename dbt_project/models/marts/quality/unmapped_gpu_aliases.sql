@@ -21,7 +21,7 @@ quarantined as (
         1 as n_observations,
         fetches.observed_at as valid_from,
         fetches.observed_at as last_seen_at
-    from {{ landing_table('quarantine', var('gpu_sources')) }} as quarantine
+    from {{ landing_table('quarantine', gpu_source_ids()) }} as quarantine
     inner join {{ ref('stg_fetch_log') }} as fetches
         on fetches.source = quarantine.source
         and fetches.sha256 = quarantine.sha256
