@@ -43,9 +43,10 @@ class MarginsDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_check_spec(self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str,
                              project: DbtProject | None) -> AssetCheckSpec | None:
-        """Structural tests are left out of incremental builds (pipelines.dbt_state): they must not block."""
+        """Tests an incremental build leaves out (pipelines.dbt_state) must not block the publish when they do not
+        run; a failing test still fails `dbt build`, and with it the step, so nothing is published."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is not None and dbt_state.STRUCTURAL_TAG in manifest["nodes"].get(unique_id, {}).get("tags", []):
+        if spec is not None and dbt_state.left_out_of_incremental_builds(manifest["nodes"].get(unique_id, {})):
             return spec._replace(blocking=False)
         return spec
 
@@ -89,7 +90,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
 def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
     @asset(
         key=PUBLISHED_KEY,
-        deps=list(upstream.keys),
+        deps=built_every_time(upstream),
         group_name=PUBLISH_GROUP,
         kinds={"duckdb"},
         owners=OWNERS,
@@ -115,6 +116,12 @@ def build_publish_asset(upstream: AssetsDefinition) -> AssetsDefinition:
         })
 
     return published_warehouse
+
+
+def built_every_time(upstream: AssetsDefinition) -> list[AssetKey]:
+    """The dbt assets a publish waits for: all but the seeds, which an incremental build leaves out (unchanged since
+    the last full build, pipelines.dbt_state); a step waiting on them would be skipped."""
+    return [key for key in upstream.keys if upstream.group_names_by_key.get(key) != REFERENCE_GROUP]
 
 
 def table_row_counts(database: Path) -> dict[tuple[str, str], int]:
