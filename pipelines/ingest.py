@@ -102,14 +102,18 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
 
 def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
             outcome: SourceOutcome) -> SourceOutcome:
+    # one connection for the bundled snapshots: opening the working database costs more than finding that a
+    # bundled payload is already stored, which is what an offline refresh mostly does
     with writer_lock(settings), connect_working(settings) as connection:
-        first_time = not _has_landed(connection, source.id)
-    if settings.offline or first_time:
-        _load_all(source, settings, source.bundled(), outcome, run_id)
-        if outcome.payloads:
-            outcome.status = "bundled"
+        if settings.offline or not _has_landed(connection, source.id):
+            for payload in source.bundled():
+                outcome.payloads.append(load_payload(source, settings, payload, run_id, connection=connection))
+            if outcome.payloads:
+                outcome.status = "bundled"
+        if settings.offline:
+            _log_attempt(settings, source.id, run_id, "skipped", "offline (MARGINS_OFFLINE=1 or --offline)",
+                         connection)
     if settings.offline:
-        _log_attempt(settings, source.id, run_id, "skipped", "offline (MARGINS_OFFLINE=1 or --offline)")
         outcome.message = "offline: bundled snapshots only" if outcome.payloads else "offline: no bundled snapshots"
         if not outcome.payloads:
             outcome.status = "skipped"
@@ -143,11 +147,13 @@ def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -
 
 
 def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str, journal: bool = True,
-                 fetch_id: str | None = None, fetched_at: datetime | None = None) -> PayloadOutcome:
+                 fetch_id: str | None = None, fetched_at: datetime | None = None,
+                 connection: duckdb.DuckDBPyConnection | None = None) -> PayloadOutcome:
     """Land one payload, then parse, validate and load it in one transaction.
 
     When replaying the landing journal (pipelines/recovery.py), ``journal=False`` and the entry's own fetch id and
-    time are passed, so a replayed fetch is the same fetch.
+    time are passed, so a replayed fetch is the same fetch. ``connection``: an open working database (the caller
+    holds the writer lock); else one is opened for this payload.
     """
     landed = land(settings, source.id, payload)
     if payload.path is not None:  # landing moved a streamed download: parse the landed file
@@ -156,8 +162,10 @@ def load_payload(source: Source, settings: Settings, payload: Payload, run_id: s
     fetch_id = fetch_id or str(uuid.uuid4())
     if journal:
         record_landing(settings, source.id, payload, landed.sha256, fetch_id, fetched_at)
-    with writer_lock(settings), connect_working(settings) as connection:
+    if connection is not None:
         return _load_landed(connection, source, payload, landed, fetch_id, fetched_at, run_id)
+    with writer_lock(settings), connect_working(settings) as working:
+        return _load_landed(working, source, payload, landed, fetch_id, fetched_at, run_id)
 
 
 def _load_landed(connection, source: Source, payload: Payload, landed, fetch_id: str, fetched_at: datetime,
@@ -334,12 +342,16 @@ def _insert_quarantine(connection, source_id: str, sha256: str, rejects: list[Re
               _safe_text(r.reason)[:1000], landed_at] for r in rejects])
 
 
-def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, message: str) -> None:
-    with writer_lock(settings), connect_working(settings) as connection:
-        connection.execute(
-            "insert into raw.fetch_log (fetch_id, run_id, source, mode, status, fetched_at, error) "
-            "values (?, ?, ?, 'live', ?, ?, ?)",
-            [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), _safe_text(redact(message))])
+def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, message: str,
+                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
+    if connection is None:
+        with writer_lock(settings), connect_working(settings) as working:
+            _log_attempt(settings, source_id, run_id, status, message, working)
+        return
+    connection.execute(
+        "insert into raw.fetch_log (fetch_id, run_id, source, mode, status, fetched_at, error) "
+        "values (?, ?, ?, 'live', ?, ?, ?)",
+        [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), _safe_text(redact(message))])
 
 
 def _previous_fetches(settings: Settings, source_id: str) -> PreviousFetches:
