@@ -145,8 +145,9 @@ def test_reader_holding_the_published_file_and_a_refresh_both_succeed(needs_buil
     assert fingerprint(built)[0] > 0
 
 
-def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(needs_build):
-    built = needs_build
+def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(built):
+    # the first refresh has nothing new to build, but holds the lock for its whole run (several seconds), while the
+    # second gives up after one
     first = start_refresh("--offline")
     wait_for(lambda: built.lock_file.exists() and built.lock_file.read_text().strip() == str(first.pid),
              what="the first refresh to take the lock")
