@@ -113,21 +113,19 @@ def execute_logged(settings: Settings, selected: list[str], log_path: Path, repo
 
 
 def execute_refresh(settings: Settings, selected: list[str], report: bool = False) -> RefreshRuns:
-    """Run the daily job in this process for the selected sources; the HTML report only when asked."""
+    """Run the selected sources in this process, then dbt and the publish (and the report, when asked) only when
+    something is new. The sources run from the part of the code location that loads without dbt
+    (pipelines.sources_definitions), so a refresh with nothing new never imports dbt or reads its manifest."""
     from dagster import DagsterInstance
 
     from pipelines import dbt_state
+    from pipelines.assets.constants import REPORT_KEY, source_asset_key
     from pipelines.dagster_storage import relax_run_history_sync
+    from pipelines.jobs import SOURCES_JOB_NAME
+    from pipelines.sources_definitions import sources_defs
 
     relax_run_history_sync()
     ensure_dagster_home(settings)
-    from pipelines.assets.constants import REPORT_KEY, SOURCE_KEY_PREFIX
-    from pipelines.definitions import defs
-    from pipelines.jobs import REFRESH_JOB_NAME
-
-    job = defs.resolve_job_def(REFRESH_JOB_NAME)
-    selection = refresh_selection(defs, selected, report)
-    sources = [key for key in selection if key.path[0] == SOURCE_KEY_PREFIX]
     run_config = {
         "resources": {"settings": {"config": {"data_dir": str(settings.data_dir), "offline": settings.offline,
                                                "as_of": settings.as_of.isoformat()}}},
@@ -137,16 +135,23 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
     with DagsterInstance.get() as instance:
         release_dead_cli_runs(instance)
 
-        def run(keys: list[AssetKey]):
+        def run(job, keys: list[AssetKey]):
             return job.execute_in_process(run_config=run_config, instance=instance, asset_selection=keys,
                                           tags={CLI_PID_TAG: str(os.getpid())}, raise_on_error=False)
 
-        runs = [run(sources)] if sources else []
-        rest = [key for key in selection if key not in sources]
-        if dbt_state.is_published(settings, dbt_state.build_inputs(settings)):
+        sources = [source_asset_key(source) for source in selected]
+        runs = [run(sources_defs.resolve_job_def(SOURCES_JOB_NAME), sources)] if sources else []
+        nothing_new = dbt_state.is_published(settings, dbt_state.build_inputs(settings))
+        if nothing_new and not report:
+            return RefreshRuns(runs, runs[0].run_id if sources else None)
+        from pipelines.definitions import defs
+        from pipelines.jobs import REFRESH_JOB_NAME
+
+        rest = [key for key in refresh_selection(defs, selected, report) if key not in sources]
+        if nothing_new:
             rest = [key for key in rest if key == REPORT_KEY]  # nothing new: at most the asked-for report
         if rest:
-            runs.append(run(rest))
+            runs.append(run(defs.resolve_job_def(REFRESH_JOB_NAME), rest))
         return RefreshRuns(runs, runs[0].run_id if sources else None)
 
 

@@ -52,7 +52,7 @@ def layer_violations(manifest: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    from pipelines.resources import ensure_manifest
+    from pipelines.dbt_resource import ensure_manifest
 
     return json.loads(ensure_manifest().read_text())
 

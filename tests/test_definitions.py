@@ -49,7 +49,7 @@ def test_dbt_resource_starts_no_extra_dbt_process_and_no_adapter(monkeypatch):
     from dagster_dbt import DbtCliResource
     from dagster_dbt.core import resource as dagster_dbt_resource
 
-    from pipelines.resources import dbt_resource
+    from pipelines.dbt_resource import dbt_resource
 
     assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
     monkeypatch.setattr(dagster_dbt_resource, "check_output", _no_subprocess)
@@ -67,7 +67,7 @@ def test_partial_parse_is_handed_over_with_this_data_dirs_profile(tmp_path, monk
     one `make manifest` parsed with; the saved parse is handed over with the current profile's hash."""
     import msgpack
 
-    from pipelines.resources import DBT_PROJECT_DIR, _current_profile, ensure_manifest, reuse_partial_parse
+    from pipelines.dbt_resource import DBT_PROJECT_DIR, _current_profile, ensure_manifest, reuse_partial_parse
 
     ensure_manifest()
     monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "elsewhere" / "work" / "margins.duckdb"))

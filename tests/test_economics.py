@@ -6,7 +6,7 @@ import os
 import subprocess
 from datetime import date
 
-from pipelines.resources import DBT_PROJECT_DIR, dbt_executable
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 
 
 def test_implied_margins_history_spans_more_than_a_year(published):

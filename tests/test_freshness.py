@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from pipelines.resources import DBT_PROJECT_DIR, dbt_executable
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 
 
 def test_source_freshness_reports_offline_sources_as_stale(warehouse_copy, tmp_path):

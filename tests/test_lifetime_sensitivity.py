@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 from pipelines.reference import SEEDS_DIR
-from pipelines.resources import DBT_PROJECT_DIR, dbt_executable
 
 GRID_PREFIX = "frontier-subscription-sensitivity-"
 ESSAY_COLUMNS = ("model_id", "gpu_model", "gpus_per_replica", "tokens_per_second_per_user", "monthly_users",

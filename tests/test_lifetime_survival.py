@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.resources import DBT_PROJECT_DIR, dbt_executable
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 from tests.conftest import SESSION_AS_OF
 
 SURVIVAL_COLUMNS = ["cohort", "cohort_kind", "months", "survival", "ci_low", "ci_high", "n_at_risk", "n_retired",

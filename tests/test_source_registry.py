@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from pipelines import dbt_sources
+from pipelines.dbt_resource import DBT_PROJECT_DIR
 from pipelines.reference import REPO_ROOT, SEEDS_DIR
-from pipelines.resources import DBT_PROJECT_DIR
 from pipelines.sources import SOURCES
 
 LIVE_FRESHNESS = {"warn_after": {"count": 36, "period": "hour"}, "error_after": {"count": 7, "period": "day"}}

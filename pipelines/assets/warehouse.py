@@ -22,7 +22,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from pipelines import dbt_state
 from pipelines.assets.constants import OWNERS, PUBLISH_GROUP, PUBLISHED_KEY, REFERENCE_GROUP
-from pipelines.resources import MarginsSettings, dbt_project
+from pipelines.dbt_resource import dbt_project
+from pipelines.resources import MarginsSettings
 from pipelines.warehouse import publish, writer_lock
 
 
