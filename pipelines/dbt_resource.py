@@ -137,9 +137,12 @@ def require_manifest() -> Path:
 def ensure_manifest() -> Path:
     """Parse the dbt project when the manifest is missing or older than any dbt/seed file (what `make manifest`
     does, for tests and scripts that need a manifest before loading the code location)."""
+    from pipelines import dbt_sources
+
     manifest = dbt_project.manifest_path
     if manifest_is_current():
         return manifest
+    dbt_sources.write()  # the dbt files derived from the sources seed first, as `make manifest` does
     environment = {**os.environ, "MARGINS_WORK_DB": str(Settings.from_env().working_db)}
     subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
