@@ -167,3 +167,13 @@ def test_views_resolve_in_the_published_copy(published):
     assert "intermediate.int_gpu_price_history" in views
     for view in views:
         published.execute(f"select * from {view} limit 1").fetchall()
+
+
+def test_a_refresh_with_nothing_new_never_imports_dbt(warehouse_copy):
+    # the sources run from the part of the code location that loads without dbt (pipelines.sources_definitions)
+    script = ("import sys; from pipelines.cli import main; code = main(['refresh', '--offline']); "
+              "print(sorted(name for name in sys.modules if name.split('.')[0] in ('dbt', 'dagster_dbt'))); "
+              "sys.exit(code)")
+    refresh = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert refresh.returncode == 0, refresh.stderr[-2000:]
+    assert refresh.stdout.strip().splitlines()[-1] == "[]"
