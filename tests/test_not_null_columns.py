@@ -41,7 +41,7 @@ def test_names_each_column_with_nulls_and_counts_them():
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    from pipelines.resources import ensure_manifest
+    from pipelines.dbt_resource import ensure_manifest
 
     return json.loads(ensure_manifest().read_text())
 
