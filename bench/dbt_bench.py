@@ -89,9 +89,11 @@ def prepare_project(workdir: Path) -> Path:
 
 
 def has_incremental_models(project: Path) -> bool:
-    """Whether any model is materialized incrementally (then a +1 day build is no longer a full rebuild)."""
+    """Whether any model is materialized incrementally (then a +1 day build is no longer a full rebuild). The
+    daily marts take their config from a macro (``incremental_by_day``), so the macros are read too."""
     pattern = re.compile(r"materialized\s*[=:]\s*['\"]?incremental")
-    files = [project / "dbt_project.yml", *(project / "models").rglob("*.sql"), *(project / "models").rglob("*.yml")]
+    files = [project / "dbt_project.yml", *(project / "models").rglob("*.sql"), *(project / "models").rglob("*.yml"),
+             *(project / "macros").rglob("*.sql")]
     return any(pattern.search(path.read_text(errors="replace")) for path in files if path.is_file())
 
 
