@@ -24,6 +24,7 @@ from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 if TYPE_CHECKING:
     from packaging.version import Version
 
+from pipelines import dbt_sources
 from pipelines.dbt_state import newest_parsed_file
 from pipelines.reference import REPO_ROOT
 from pipelines.settings import Settings
@@ -137,8 +138,6 @@ def require_manifest() -> Path:
 def ensure_manifest() -> Path:
     """Parse the dbt project when the manifest is missing or older than any dbt/seed file (what `make manifest`
     does, for tests and scripts that need a manifest before loading the code location)."""
-    from pipelines import dbt_sources
-
     manifest = dbt_project.manifest_path
     if manifest_is_current():
         return manifest

@@ -106,8 +106,7 @@ def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
     # bundled payload is already stored, which is what an offline refresh mostly does
     with writer_lock(settings), connect_working(settings) as connection:
         if settings.offline or not _has_landed(connection, source.id):
-            for payload in source.bundled():
-                outcome.payloads.append(load_payload(source, settings, payload, run_id, connection=connection))
+            _load_all(source, settings, source.bundled(), outcome, run_id, connection)
             if outcome.payloads:
                 outcome.status = "bundled"
         if settings.offline:
@@ -141,9 +140,10 @@ def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
     return outcome
 
 
-def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str) -> None:
+def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str,
+              connection: duckdb.DuckDBPyConnection | None = None) -> None:
     for payload in payloads:
-        outcome.payloads.append(load_payload(source, settings, payload, run_id))
+        outcome.payloads.append(load_payload(source, settings, payload, run_id, connection=connection))
 
 
 def load_payload(source: Source, settings: Settings, payload: Payload, run_id: str, journal: bool = True,

@@ -141,9 +141,10 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
 
         sources = [source_asset_key(source) for source in selected]
         runs = [run(sources_defs.resolve_job_def(SOURCES_JOB_NAME), sources)] if sources else []
+        sources_run_id = runs[0].run_id if runs else None
         nothing_new = dbt_state.is_published(settings, dbt_state.build_inputs(settings))
         if nothing_new and not report:
-            return RefreshRuns(runs, runs[0].run_id if sources else None)
+            return RefreshRuns(runs, sources_run_id)
         from pipelines.definitions import defs
         from pipelines.jobs import REFRESH_JOB_NAME
 
@@ -152,7 +153,7 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
             rest = [key for key in rest if key == REPORT_KEY]  # nothing new: at most the asked-for report
         if rest:
             runs.append(run(defs.resolve_job_def(REFRESH_JOB_NAME), rest))
-        return RefreshRuns(runs, runs[0].run_id if sources else None)
+        return RefreshRuns(runs, sources_run_id)
 
 
 def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> list[AssetKey]:
