@@ -54,6 +54,13 @@ def marts(connection: duckdb.DuckDBPyConnection) -> list[str]:
         " and table_name <> 'source_status' order by 1").fetchall()]
 
 
+def table_digest(connection: duckdb.DuckDBPyConnection, catalog: str, table: str) -> tuple:
+    """A digest of a table's rows as a multiset (row order does not count): equal digests, equal rows. One scan,
+    where `except all` both ways sorts the largest marts twice."""
+    return connection.execute(f"select count(*), sum(hash(t)::hugeint), bit_xor(hash(t)) "
+                              f"from {catalog}.marts.{table} as t").fetchone()
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
@@ -104,6 +111,8 @@ def test_incremental_marts_equal_a_full_refresh(built) -> None:
         tables = marts(connection)
         assert "fct_implied_margins_daily" in tables and "fct_implied_margins_monthly" in tables
         for table in tables:
+            if table_digest(connection, "incremental", table) == table_digest(connection, "full_refresh", table):
+                continue   # the same rows (as a multiset); else count what differs, for the message
             rows = connection.execute(f"select count(*) from incremental.marts.{table}").fetchone()[0]
             only_incremental = connection.execute(
                 f"select count(*) from (select * from incremental.marts.{table} "
