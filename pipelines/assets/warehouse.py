@@ -67,7 +67,9 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    # dbt's per-run log file (dbt_project/target/<run>/dbt.log) at info, not debug: the debug file is ~5 MB of SQL
+    # text per build and writing it was about a tenth of dbt's CPU. The compiled SQL stays in target/<run>/.
+    args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
     with writer_lock(config):
         dbt_state.record_build_as_of(config)
         fingerprint = dbt_state.project_fingerprint()
