@@ -53,8 +53,9 @@ _BUILT_MARKER = "built-by-conftest"
 
 # Modules handed out first, costliest first (longest-processing-time-first keeps the two workers evenly busy). The
 # first needs the shared warehouse and the second does not, so one worker builds it while the other works.
-_COSTLIEST_FIRST = ("test_crash_safety", "test_incremental", "test_backfill", "test_anomalies", "test_refresh_live",
-                    "test_refresh_gpu_apis", "test_faults")
+_COSTLIEST_FIRST = ("test_faults", "test_incremental", "test_crash_safety", "test_refresh_live", "test_anomalies",
+                    "test_lake", "test_as_of_and_clean_inputs", "test_discrepancies_gpu", "test_backfill",
+                    "test_discrepancies_tokens", "test_refresh_gpu_apis")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
