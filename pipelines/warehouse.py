@@ -231,6 +231,8 @@ READER_CONFIG = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "lock_configuration": True,
+    # the price-history views' ASOF join (macros/versions_from_changes.sql): see profiles.yml
+    "asof_loop_join_threshold": 0,
 }
 
 
