@@ -149,14 +149,24 @@ def copy_warehouse(source: Settings, root: Path) -> Settings:
     return Settings.from_env(data_dir=target, offline=False)
 
 
+def use_copy(source: Settings, root: Path, patch: pytest.MonkeyPatch, as_of: str | None = AS_OF) -> Settings:
+    """``copy_warehouse``, with the environment (through ``patch``) pointing at the copy and its Dagster home; as of
+    ``as_of`` (None: today, as a live fetch is observed)."""
+    settings = copy_warehouse(source, root)
+    patch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
+    patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    if as_of is None:
+        patch.delenv("MARGINS_AS_OF", raising=False)
+    else:
+        patch.setenv("MARGINS_AS_OF", as_of)
+    patch.delenv("MARGINS_OFFLINE", raising=False)
+    return settings
+
+
 @pytest.fixture
 def warehouse_copy(session_warehouse, tmp_path, monkeypatch) -> Iterator[Settings]:
     """A private, writable copy of the shared offline warehouse and a fresh Dagster home (see the module docstring)."""
-    settings = copy_warehouse(session_warehouse, tmp_path)
-    monkeypatch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    monkeypatch.setenv("MARGINS_AS_OF", AS_OF)
-    monkeypatch.delenv("MARGINS_OFFLINE", raising=False)
+    settings = use_copy(session_warehouse, tmp_path, monkeypatch)
     yield settings
     shutil.rmtree(settings.data_dir, ignore_errors=True)   # over 200 MB per copy
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.settings import Settings
-from tests.conftest import copy_warehouse
+from tests.conftest import use_copy
 from tests.http_server import FixtureServer, Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
@@ -35,13 +35,8 @@ def spiked(session_warehouse, tmp_path_factory) -> Settings:
     """A copy of the offline warehouse (LiteLLM's bundled history up to 2026-11-20) after one live refresh that
     served gpt-4o's input price at 10x: the first observation of the spike, shared by the tests below (each
     continues on its own copy)."""
-    root = tmp_path_factory.mktemp("spiked")
-    settings = copy_warehouse(session_warehouse, root)
     with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
-        patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        patch.delenv("MARGINS_AS_OF", raising=False)  # live fetches are observed today
-        patch.delenv("MARGINS_OFFLINE", raising=False)
+        settings = use_copy(session_warehouse, tmp_path_factory.mktemp("spiked"), patch, as_of=None)  # live: today
         patch.setenv("MARGINS_LITELLM_URL", f"{server.url}{PATH}")
         server.route(PATH, Reply(200, litellm_file("2.5e-05")))
         assert main(["refresh", "--sources", "litellm"]) == 0
@@ -51,11 +46,7 @@ def spiked(session_warehouse, tmp_path_factory) -> Settings:
 @pytest.fixture
 def litellm_server(spiked, server, tmp_path, monkeypatch):
     """A private copy of the spiked warehouse and a live LiteLLM endpoint for the next refresh."""
-    settings = copy_warehouse(spiked, tmp_path)
-    monkeypatch.setenv("MARGINS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    monkeypatch.delenv("MARGINS_AS_OF", raising=False)
-    monkeypatch.delenv("MARGINS_OFFLINE", raising=False)
+    use_copy(spiked, tmp_path, monkeypatch, as_of=None)
     monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}{PATH}")
     return server
 

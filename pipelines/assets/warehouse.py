@@ -68,7 +68,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
     # dbt's per-run log file (dbt_project/target/<run>/dbt.log) at info, not debug: the debug file is ~5 MB of SQL
-    # text per build and writing it was about a tenth of dbt's CPU. The compiled SQL stays in target/<run>/.
+    # text per build, and leaving it out saves about 6 % of dbt's CPU (py-spy). The compiled SQL stays in target/<run>/.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
     with writer_lock(config):
         dbt_state.record_build_as_of(config)
