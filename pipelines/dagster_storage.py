@@ -4,8 +4,10 @@ A refresh writes some 750 events (a "planned" event per asset and check, then db
 results), each stored on its own. Two things make each one cheaper:
 
 - ``RunHistoryEventLogStorage`` (configured in $DAGSTER_HOME/dagster.yaml, pipelines.runs.DAGSTER_YAML): Dagster's
-  consolidated SQLite event log (one file, WAL, no per-run shard and index copy), keeping one SQLAlchemy engine for
-  the file instead of building a new engine for every access (about 1.5 ms of CPU each, two to three per event).
+  consolidated SQLite event log (one file, WAL, no per-run shard and index copy), keeping one SQLAlchemy engine and
+  one pooled SQLite connection for the file instead of a new engine and connection for every access. Storing one
+  refresh's events took 3.5 s with a connection per access, 1.9 s with the pooled one. Each access is still its own
+  transaction, so the UI's process (another reader and writer of the file) sees each event as it is committed.
 - ``relax_run_history_sync`` (the CLI's process only), below.
 
 The sync setting: each event is a transaction of its own, and with SQLite's default ``synchronous=FULL`` its commit
@@ -29,22 +31,30 @@ from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 
 class RunHistoryEventLogStorage(ConsolidatedSqliteEventLogStorage):
-    """Dagster's consolidated SQLite event log with one engine per storage object (each access still opens its own
-    SQLite connection and transaction, as the parent class does: NullPool)."""
+    """Dagster's consolidated SQLite event log with one engine and a pooled connection per storage object (the
+    parent class builds an engine and opens a connection for every access). A connection is not bound to the
+    thread that opened it, since Dagster stores events from more than one thread; one access at a time uses it."""
 
     _engine: Engine | None = None
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:  # Dagster's hook: the parent creates an engine per call
         if self._engine is None:
-            self._engine = create_engine(self._conn_string, poolclass=NullPool,
-                                         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            self._engine = create_engine(self._conn_string, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                                         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                                                       "check_same_thread": False})
         with self._engine.connect() as connection, connection.begin():
             yield connection
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 def _no_sync(dbapi_connection: Any, _record: Any) -> None:
