@@ -105,6 +105,12 @@ class Settings:
         return self.data_dir / "work" / "margins.duckdb"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's artifacts of the last build into this directory (compiled SQL, run_results.json, dbt.log): one
+        folder, overwritten by each build, instead of a new folder per run under dbt_project/target/."""
+        return self.data_dir / "work" / "dbt_target"
+
+    @property
     def published_db(self) -> Path:
         return self.data_dir / "margins.duckdb"
 

@@ -78,3 +78,21 @@ def test_partial_parse_is_handed_over_with_this_data_dirs_profile(tmp_path, monk
 
     monkeypatch.setenv("MARGINS_WORK_DB", str(tmp_path / "work" / "other_name.duckdb"))
     assert not reuse_partial_parse(DBT_PROJECT_DIR / "target", tmp_path / "other"), "database name differs"
+
+
+def test_a_data_directorys_own_parse_is_kept_until_the_project_is_parsed_again(tmp_path):
+    """The last build's parse in the data directory's dbt target is valid for its profile; it is replaced only when
+    there is none or `make manifest` parsed the project since."""
+    import os
+
+    from pipelines.dbt_resource import needs_project_parse
+
+    parsed, target = tmp_path / "project_target", tmp_path / "dbt_target"
+    parsed.mkdir()
+    target.mkdir()
+    (parsed / "partial_parse.msgpack").write_bytes(b"project")
+    assert needs_project_parse(parsed, target), "no parse of its own yet"
+    (target / "partial_parse.msgpack").write_bytes(b"own")
+    assert not needs_project_parse(parsed, target)
+    os.utime(parsed / "partial_parse.msgpack", (os.path.getmtime(target / "partial_parse.msgpack") + 10,) * 2)
+    assert needs_project_parse(parsed, target), "the project was parsed again since"

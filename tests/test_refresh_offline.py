@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -158,6 +159,15 @@ def test_refresh_reuses_dbts_saved_parse(offline_warehouse):
     text = logs[0].read_text()
     assert "Completed successfully" in text
     assert "Unable to do partial parsing" not in text
+
+
+def test_dbt_leaves_its_artifacts_in_the_data_directory(offline_warehouse):
+    """One folder per data directory (work/dbt_target), overwritten by each build, not a new folder per run under
+    dbt_project/target/ (6 MB each, kept forever)."""
+    target = offline_warehouse.data_dir / "work" / "dbt_target"
+    results = json.loads((target / "run_results.json").read_text())
+    assert results["results"] and {result["status"] for result in results["results"]} <= {"success", "pass"}
+    assert (target / "partial_parse.msgpack").exists()
 
 
 def test_views_resolve_in_the_published_copy(published):

@@ -67,7 +67,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
-    # dbt's per-run log file (dbt_project/target/<run>/dbt.log) at info, not debug: the debug file is ~5 MB of SQL
+    # dbt's log file ($MARGINS_DATA_DIR/work/dbt_target/dbt.log) at info, not debug: the debug file is ~5 MB of SQL
     # text per build, and leaving it out saves about 6 % of dbt's CPU (py-spy). The compiled SQL stays in target/<run>/.
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
     with writer_lock(config):
@@ -85,7 +85,7 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
         else:
             args += dbt_state.INCREMENTAL_BUILD_EXCLUDES
         context.log.info(f"building the warehouse as of {config.as_of.isoformat()}")
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(args, context=context, target_path=config.dbt_target_dir).stream()
         if not context.is_subset:
             dbt_state.record_built(config, inputs)
 
