@@ -3,6 +3,7 @@ rebuild at another as-of day."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable, dbt_project
 from tests.conftest import SESSION_AS_OF
 
 SURVIVAL_COLUMNS = ["cohort", "cohort_kind", "months", "survival", "ci_low", "ci_high", "n_at_risk", "n_retired",
@@ -142,4 +143,7 @@ def test_the_survival_marts_are_assets_of_the_daily_refresh_with_blocking_checks
     assert set(marts) <= graph.get(AssetKey(["published", "margins_duckdb"])).parent_keys
     checks = {check.name for check in graph.asset_check_keys if check.asset_key == marts[1]}
     assert "assert_lifetime_survival_curves_start_at_one_and_never_rise" in checks
-    assert any(name.startswith("expression_is_true_fct_lifetime_survival_ci_low") for name in checks)
+    assert "row_rules_fct_lifetime_survival" in checks
+    rules = next(node["test_metadata"]["kwargs"]["rules"] for node in json.loads(dbt_project.manifest_path.read_text())[
+        "nodes"].values() if node["name"] == "row_rules_fct_lifetime_survival")
+    assert {"column": "ci_low", "expression": "ci_low between 0 and survival", "where": "survival > 0"} in rules
