@@ -62,24 +62,34 @@ class MarginsDbtCliResource(DbtCliResource):
 
     def cli(self, args: Sequence[str], *, context: Any = None, target_path: Path | None = None,
             **kwargs: Any) -> DbtCliInvocation:
-        """`DbtCliResource.cli`, handing dbt a partial-parse file valid for this data directory first when the
-        target has none, or an older one than `make manifest`'s."""
+        """`DbtCliResource.cli`, handing dbt a partial-parse file valid for this data directory first, unless the
+        target already holds one (pipelines.dbt_resource.needs_project_parse)."""
         target_path = target_path or self._get_unique_target_path(context=context)
         project_dir = Path(self.project_dir)
+        target_dir = project_dir / target_path
         try:
-            if needs_project_parse(project_dir / "target", project_dir / target_path):
-                reuse_partial_parse(project_dir / "target", project_dir / target_path)
+            if needs_project_parse(project_dir / "target", target_dir):
+                reuse_partial_parse(project_dir / "target", target_dir)
+                (target_dir / PARSED_FOR).write_text(str(target_dir.resolve()))
         except Exception:  # an optimisation only: dbt then parses the project itself
             logging.getLogger(__name__).warning("could not reuse dbt's partial parse", exc_info=True)
         return super().cli(args, context=context, target_path=target_path, **kwargs)
 
 
+# Beside a target's partial_parse.msgpack: the target folder it was handed over to. A data directory copied or moved
+# elsewhere has another working-file path, so the parse it carries no longer matches dbt's profile hash.
+PARSED_FOR = "partial_parse.for"
+
+
 def needs_project_parse(parsed_dir: Path, target_dir: Path) -> bool:
-    """Whether ``target_dir`` lacks a partial parse as new as ``parsed_dir``'s. A build's own parse, left in its
-    target by the last build into the same data directory, is valid for its profile as it is (~0.7 s saved)."""
+    """Whether ``target_dir`` lacks a partial parse valid here and as new as ``parsed_dir``'s. The last build's parse,
+    left in the data directory's target, is valid as it is when the directory has not moved (~0.7 s saved)."""
     own = target_dir / "partial_parse.msgpack"
     project = parsed_dir / "partial_parse.msgpack"
-    return not own.exists() or (project.exists() and project.stat().st_mtime > own.stat().st_mtime)
+    marker = target_dir / PARSED_FOR
+    if not own.exists() or not marker.exists() or marker.read_text() != str(target_dir.resolve()):
+        return True
+    return project.exists() and project.stat().st_mtime > own.stat().st_mtime
 
 
 def reuse_partial_parse(parsed_dir: Path, target_dir: Path) -> bool:

@@ -80,19 +80,23 @@ def test_partial_parse_is_handed_over_with_this_data_dirs_profile(tmp_path, monk
     assert not reuse_partial_parse(DBT_PROJECT_DIR / "target", tmp_path / "other"), "database name differs"
 
 
-def test_a_data_directorys_own_parse_is_kept_until_the_project_is_parsed_again(tmp_path):
-    """The last build's parse in the data directory's dbt target is valid for its profile; it is replaced only when
-    there is none or `make manifest` parsed the project since."""
+def test_a_data_directorys_own_parse_is_kept_until_it_moves_or_the_project_is_parsed_again(tmp_path):
+    """The last build's parse in the data directory's dbt target is valid for its profile; it is replaced when there
+    is none, the directory was copied or moved (another working-file path), or `make manifest` parsed since."""
     import os
+    import shutil
 
-    from pipelines.dbt_resource import needs_project_parse
+    from pipelines.dbt_resource import PARSED_FOR, needs_project_parse
 
-    parsed, target = tmp_path / "project_target", tmp_path / "dbt_target"
+    parsed, target = tmp_path / "project_target", tmp_path / "data" / "dbt_target"
     parsed.mkdir()
-    target.mkdir()
+    target.mkdir(parents=True)
     (parsed / "partial_parse.msgpack").write_bytes(b"project")
     assert needs_project_parse(parsed, target), "no parse of its own yet"
     (target / "partial_parse.msgpack").write_bytes(b"own")
+    (target / PARSED_FOR).write_text(str(target.resolve()))
     assert not needs_project_parse(parsed, target)
+    shutil.copytree(tmp_path / "data", tmp_path / "copy")
+    assert needs_project_parse(parsed, tmp_path / "copy" / "dbt_target"), "a copied data directory"
     os.utime(parsed / "partial_parse.msgpack", (os.path.getmtime(target / "partial_parse.msgpack") + 10,) * 2)
     assert needs_project_parse(parsed, target), "the project was parsed again since"
