@@ -5,9 +5,8 @@ Runs ``.venv/bin/margins refresh --offline`` as a subprocess with a fresh temp `
 - the progress lines on stderr (one per Dagster step, with the step's seconds), time-stamped as they arrive, which
   also gives the time before the first step starts (imports, code location, Dagster instance) and after the last;
 - the refresh log ``$MARGINS_DATA_DIR/logs/refresh-*.log`` (dbt's console output): dbt's own elapsed time, the
-  per-node times, and whether dbt could partially parse. dbt's run_results.json under dbt_project/target/<run>/
-  is not used: dagster-dbt names that directory per code version, so concurrent runs of others share and
-  overwrite it.
+  per-node times, and whether dbt could partially parse. (dbt's own artifacts of the build, run_results.json
+  and dbt.log, are in the data directory's work/dbt_target/.)
 """
 
 from __future__ import annotations
