@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if argv is None:  # the `margins` command itself (callers in this process keep their helpers)
             runs.stop_helper_processes()
+            runs.exit_without_final_collection()
 
 
 def _parse_and_run(argv: Sequence[str] | None) -> int:
