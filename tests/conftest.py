@@ -170,3 +170,13 @@ def warehouse_copy(session_warehouse, tmp_path, monkeypatch) -> Iterator[Setting
     yield settings
     shutil.rmtree(settings.data_dir, ignore_errors=True)   # over 200 MB per copy
 
+
+
+def hand_over_dbt_parse(database: Path, target: Path) -> None:
+    """A test's own dbt run into its own ``target`` gets `make manifest`'s parse for ``database``, as a refresh's
+    build does (pipelines.dbt_resource.reuse_partial_parse): else dbt re-parses the whole project (~4 s)."""
+    from pipelines.dbt_resource import reuse_partial_parse
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARGINS_WORK_DB", str(database))
+        assert reuse_partial_parse(Path(__file__).resolve().parents[1] / "dbt_project" / "target", target)

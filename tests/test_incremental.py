@@ -23,6 +23,7 @@ from pipelines.settings import Settings
 from pipelines.sources.gpu_trackers import GpuTrackersSource
 from pipelines.sources.litellm import LiteLLMSource
 from pipelines.sources.skypilot import SkyPilotSource
+from tests.conftest import hand_over_dbt_parse
 
 # slow: dbt builds of its own
 pytestmark = pytest.mark.slow
@@ -40,12 +41,14 @@ def dbt_build(database: Path, target: Path, *flags: str, data_tests: bool = Fals
     """`dbt build` of the models; the data tests only where asked (they check the data, not how it was built: the
     session's build runs them all, and the comparison with a full rebuild is this module's test)."""
     skipped = ["unit_test"] if data_tests else ["unit_test", "test"]
+    hand_over_dbt_parse(database, target)
     result = subprocess.run(
         [str(DBT), "build", "--exclude-resource-type", *skipped, "--project-dir", ".", "--profiles-dir", ".",
          "--target-path", str(target), *flags],
         cwd=ROOT / "dbt_project", env={**os.environ, "MARGINS_WORK_DB": str(database)},
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
+    assert "Unable to do partial parsing" not in result.stdout
 
 
 def marts(connection: duckdb.DuckDBPyConnection) -> list[str]:
@@ -86,7 +89,8 @@ def built(tmp_path_factory):
     assert load_payload(litellm, settings, refetched, "third").status == "ok"
     dbt_build(settings.working_db, target, data_tests=True)  # the incremental marts also pass every data test
 
-    full = root / "full.duckdb"
+    full = root / "full" / "margins.duckdb"  # the catalog name the dbt profile's parse expects
+    full.parent.mkdir()
     shutil.copyfile(settings.working_db, full)
     dbt_build(full, target, "--full-refresh")
     return settings.working_db, full, windows
