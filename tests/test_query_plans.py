@@ -30,3 +30,13 @@ def test_a_reader_plans_the_history_views_with_the_asof_join(offline_warehouse, 
         plan = "\n".join(row[1] for row in connection.execute(f"explain select * from intermediate.{view}").fetchall())
     # (other nested loops in the plan are one-row joins with the as-of day; the rewrite would remove the ASOF join)
     assert "ASOF_JOIN" in plan, plan
+
+
+def test_the_dated_alias_join_is_a_hash_join(offline_warehouse):
+    """macros/alias_valid_on.sql: a validity test with `is null or ...` kept DuckDB from using the alias equality as
+    a hash key, so every observation was compared with every alias (a blockwise nested loop)."""
+    with duckdb.connect(str(offline_warehouse.published_db), read_only=True, config=READER_CONFIG) as connection:
+        plan = "\n".join(row[1] for row in connection.execute(
+            "explain select * from staging.stg_token_observations").fetchall())
+    assert "BLOCKWISE_NL_JOIN" not in plan, plan
+    assert "HASH_JOIN" in plan and "alias" in plan, plan
