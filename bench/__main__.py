@@ -222,13 +222,15 @@ def run_refreshes(workdir: Path, results: dict) -> None:
     log(f"refresh: {run.wall_s:.1f} s, exit {run.exit_code}, load {run.load_before} -> {run.load_after}")
     if not run.ok:
         return
-    log("no-op refresh x3 (nothing new, same as-of day), then one new day of live real-size payloads")
+    log("no-op refresh x3 (nothing new, same as-of day), then one new day of live real-size payloads, then the next")
     cost = refresh_cost.measure(workdir, workdir / "refresh_data")
     results["refresh_cost"] = {"noop": [asdict(item) for item in cost.noop],
                                "one_day": asdict(cost.one_day) if cost.one_day else None,
+                               "next_day": asdict(cost.next_day) if cost.next_day else None,
                                "payload_bytes": cost.payload_bytes}
     log(f"no-op: {', '.join(f'{item.wall_s:.1f}' for item in cost.noop)} s; one day: "
-        f"{cost.one_day.wall_s if cost.one_day else float('nan'):.1f} s; load {refresh.loadavg()}")
+        f"{cost.one_day.wall_s if cost.one_day else float('nan'):.1f} s; next day: "
+        f"{cost.next_day.wall_s if cost.next_day else float('nan'):.1f} s; load {refresh.loadavg()}")
 
 
 def run_aws(args, workdir: Path, results: dict) -> None:
