@@ -106,8 +106,8 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
-        """dbt's artifacts of the last build into this directory (compiled SQL, run_results.json, dbt.log): one
-        folder, overwritten by each build, instead of a new folder per run under dbt_project/target/."""
+        """dbt's artifacts of the last build into this data directory (compiled SQL, run_results.json, dbt.log): one
+        folder, overwritten by each build, instead of a new 6 MB folder per run under dbt_project/target/."""
         return self.data_dir / "work" / "dbt_target"
 
     @property

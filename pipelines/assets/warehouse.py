@@ -67,8 +67,9 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource, settin
     dbt project or its seeds changed since the last full build (pipelines.dbt_state)."""
     config = settings.settings()
     os.environ["MARGINS_WORK_DB"] = str(config.working_db)
-    # dbt's log file ($MARGINS_DATA_DIR/work/dbt_target/dbt.log) at info, not debug: the debug file is ~5 MB of SQL
-    # text per build, and leaving it out saves about 6 % of dbt's CPU (py-spy). The compiled SQL stays in target/<run>/.
+    # dbt's log file ($MARGINS_DATA_DIR/work/dbt_target/dbt.log, rotated by dbt at 10 MB, five kept) at info, not
+    # debug: the debug file is ~5 MB of SQL text per build, and leaving it out saves about 6 % of dbt's CPU (py-spy).
+    # The compiled SQL of the last build stays beside it (compiled/, run/).
     args = ["build", "--exclude-resource-type", "unit_test", "--log-level-file", "info"]
     with writer_lock(config):
         dbt_state.record_build_as_of(config)
