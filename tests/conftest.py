@@ -180,3 +180,23 @@ def hand_over_dbt_parse(database: Path, target: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MARGINS_WORK_DB", str(database))
         assert reuse_partial_parse(Path(__file__).resolve().parents[1] / "dbt_project" / "target", target)
+
+
+def session_processes(session_id: int) -> list[str]:
+    """"pid: command line" of each live process in a session (a refresh started with start_new_session leads its
+    own: every process it starts, dbt and Dagster's run workers included, inherits it). A zombie has ended: it waits
+    only for its parent to collect its exit status (init, once its parent is gone: dbt's multiprocessing resource
+    tracker ends just after dbt, and this machine's init collects it within a second or so)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(bytes(1), b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            session = os.getsid(int(entry.name))
+        except (OSError, ProcessLookupError, IndexError):
+            continue
+        if session == session_id and state != "Z":
+            found.append(f"{entry.name}: {command[:120]}")
+    return found

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from pipelines import dbt_state
 from pipelines.cli import main
 from pipelines.settings import Settings
+from tests.conftest import session_processes
 from tests.http_server import Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
@@ -49,25 +49,8 @@ def wait_for(condition, timeout_s: float = 180, what: str = "condition") -> None
         time.sleep(0.2)
 
 
-def session_processes(session_id: int) -> list[bytes]:
-    """The command lines of the live processes in a session (a refresh started with start_new_session leads its own:
-    every process it starts, dbt and Dagster's run workers included, inherits it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            session = os.getsid(int(entry.name))
-        except (OSError, ProcessLookupError):
-            continue
-        if session == session_id:
-            found.append(command)
-    return found
-
-
 def dbt_build_running(parent: subprocess.Popen) -> bool:
-    return any(b"dbt" in command and b" build" in command for command in session_processes(parent.pid))
+    return any("dbt" in command and " build" in command for command in session_processes(parent.pid))
 
 
 def fingerprint(settings: Settings) -> tuple:

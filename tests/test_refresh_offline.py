@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.cli import main
 from pipelines.sources.base import bundled_manifest
+from tests.conftest import session_processes
 
 
 def test_p5_48xlarge_us_east_1_per_gpu_price_in_the_v8_snapshot(published):
@@ -102,19 +101,6 @@ def test_second_refresh_adds_fetch_log_rows_but_no_observations_and_publishes_no
     assert "nothing new" in capsys.readouterr().out.splitlines()[-1]
 
 
-def processes_in_session(session_id: int) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getsid(int(entry.name)) == session_id:
-                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes().replace(bytes(1), b' ')[:120]!r}")
-        except (OSError, ProcessLookupError):
-            continue
-    return found
-
-
 @pytest.mark.slow
 def test_no_process_outlives_margins_refresh(warehouse_copy):
     # a session of its own: every process the refresh starts inherits the session id, the refresh's pid
@@ -122,7 +108,7 @@ def test_no_process_outlives_margins_refresh(warehouse_copy):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, errors = refresh.communicate(timeout=600)
     assert refresh.returncode == 0, errors[-2000:]
-    assert processes_in_session(refresh.pid) == []
+    assert session_processes(refresh.pid) == []
 
 
 def test_sql_command_reads_the_published_copy(offline_warehouse, capsys):
