@@ -32,6 +32,7 @@ split modules finer, but pytest-xdist 3.8 cannot set its group suffix on pytest 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -171,15 +172,33 @@ def warehouse_copy(session_warehouse, tmp_path, monkeypatch) -> Iterator[Setting
     shutil.rmtree(settings.data_dir, ignore_errors=True)   # over 200 MB per copy
 
 
+@pytest.fixture(scope="session")
+def dbt_manifest() -> dict:
+    """The dbt manifest as parsed by `make manifest` (parsed again when older than the project); read only."""
+    from pipelines.dbt_resource import ensure_manifest
+
+    return json.loads(ensure_manifest().read_text())
+
+
+def render_generic_test(name: str, **arguments) -> str:
+    """The SQL of the generic test dbt_project/tests/generic/<name>.sql for ``arguments``, rendered with dbt's own
+    Jinja environment (no dbt build)."""
+    from dbt_common.clients.jinja import get_environment
+
+    from pipelines.dbt_resource import DBT_PROJECT_DIR
+
+    text = (DBT_PROJECT_DIR / "tests" / "generic" / f"{name}.sql").read_text()
+    return str(getattr(get_environment().from_string(text).make_module(), f"dbt_macro__test_{name}")(**arguments))
+
 
 def hand_over_dbt_parse(database: Path, target: Path) -> None:
     """A test's own dbt run into its own ``target`` gets `make manifest`'s parse for ``database``, as a refresh's
     build does (pipelines.dbt_resource.reuse_partial_parse): else dbt re-parses the whole project (~4 s)."""
-    from pipelines.dbt_resource import reuse_partial_parse
+    from pipelines.dbt_resource import DBT_PROJECT_DIR, reuse_partial_parse
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MARGINS_WORK_DB", str(database))
-        assert reuse_partial_parse(Path(__file__).resolve().parents[1] / "dbt_project" / "target", target)
+        assert reuse_partial_parse(DBT_PROJECT_DIR / "target", target)
 
 
 def session_processes(session_id: int) -> list[str]:

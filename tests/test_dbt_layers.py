@@ -7,10 +7,7 @@ be in a later layer (a model that reads a mart is a mart: models/marts/economics
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
-
-import pytest
 
 RANK = {"source": 0, "seed": 0, "staging": 1, "intermediate": 2, "marts": 3}
 PREFIX = {"staging": "stg_", "intermediate": "int_"}
@@ -50,19 +47,13 @@ def layer_violations(manifest: dict) -> list[str]:
     return sorted(problems)
 
 
-@pytest.fixture(scope="module")
-def manifest() -> dict:
-    from pipelines.dbt_resource import ensure_manifest
 
-    return json.loads(ensure_manifest().read_text())
+def test_layers_run_one_way(dbt_manifest):
+    assert layer_violations(dbt_manifest) == []
 
 
-def test_layers_run_one_way(manifest):
-    assert layer_violations(manifest) == []
-
-
-def test_every_layer_has_models(manifest):
-    layers = {layer(node) for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+def test_every_layer_has_models(dbt_manifest):
+    layers = {layer(node) for node in dbt_manifest["nodes"].values() if node["resource_type"] == "model"}
     assert layers == {"staging", "intermediate", "marts"}
 
 

@@ -3,7 +3,6 @@ rebuild at another as-of day."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable, dbt_project
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 from tests.conftest import SESSION_AS_OF
 
 SURVIVAL_COLUMNS = ["cohort", "cohort_kind", "months", "survival", "ci_low", "ci_high", "n_at_risk", "n_retired",
@@ -128,7 +127,7 @@ def test_a_rebuild_at_an_earlier_as_of_day_censors_at_that_day(offline_warehouse
             "select distinct as_of_date from marts.fct_lifetime_survival").fetchall() == [(date(2025, 6, 30),)]
 
 
-def test_the_survival_marts_are_assets_of_the_daily_refresh_with_blocking_checks():
+def test_the_survival_marts_are_assets_of_the_daily_refresh_with_blocking_checks(dbt_manifest):
     from dagster import AssetKey
 
     from pipelines.definitions import defs
@@ -144,6 +143,6 @@ def test_the_survival_marts_are_assets_of_the_daily_refresh_with_blocking_checks
     checks = {check.name for check in graph.asset_check_keys if check.asset_key == marts[1]}
     assert "assert_lifetime_survival_curves_start_at_one_and_never_rise" in checks
     assert "row_rules_fct_lifetime_survival" in checks
-    rules = next(node["test_metadata"]["kwargs"]["rules"] for node in json.loads(dbt_project.manifest_path.read_text())[
-        "nodes"].values() if node["name"] == "row_rules_fct_lifetime_survival")
+    rules = next(node["test_metadata"]["kwargs"]["rules"] for node in dbt_manifest["nodes"].values()
+                 if node["name"] == "row_rules_fct_lifetime_survival")
     assert {"column": "ci_low", "expression": "ci_low between 0 and survival", "where": "survival > 0"} in rules

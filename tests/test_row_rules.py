@@ -1,6 +1,5 @@
 """The generic test row_rules (dbt_project/tests/generic/row_rules.sql): a model's expression and accepted-values
-rules in one scan, instead of one dbt node (and two Dagster asset-check events) per
-rule.
+rules in one scan, instead of one dbt node (and two Dagster asset-check events) per rule.
 
 Its SQL is rendered with dbt's own Jinja environment and run on a small DuckDB table (no dbt build); the whole
 warehouse build of the session runs it on real data.
@@ -8,26 +7,15 @@ warehouse build of the session runs it on real data.
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pytest
 
-from pipelines.reference import REPO_ROOT
-
-DBT_PROJECT = REPO_ROOT / "dbt_project"
-GENERIC_TEST = DBT_PROJECT / "tests" / "generic" / "row_rules.sql"
-
-
-def row_rules_sql(model: str, rules: list[dict]) -> str:
-    from dbt_common.clients.jinja import get_environment
-
-    module = get_environment().from_string(GENERIC_TEST.read_text()).make_module()
-    return str(module.dbt_macro__test_row_rules(model=model, rules=rules))
+from tests.conftest import render_generic_test
 
 
 def failures(connection: duckdb.DuckDBPyConnection, rules: list[dict]) -> list[tuple]:
-    return connection.sql(f"select * from ({row_rules_sql('t', rules)}) as failing order by 1").fetchall()
+    sql = render_generic_test("row_rules", model="t", rules=rules)
+    return connection.sql(f"select * from ({sql}) as failing order by 1").fetchall()
 
 
 @pytest.fixture
@@ -61,15 +49,9 @@ def test_numbers_are_compared_as_numbers(table):
     assert failures(table, [{"column": "n", "accepted_values": [1, 3]}]) == [("n: in (1, 3)", 2)]
 
 
-@pytest.fixture(scope="module")
-def manifest() -> dict:
-    from pipelines.dbt_resource import ensure_manifest
 
-    return json.loads(ensure_manifest().read_text())
-
-
-def test_expression_and_accepted_values_tests_are_folded_into_one_per_model(manifest):
-    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+def test_expression_and_accepted_values_tests_are_folded_into_one_per_model(dbt_manifest):
+    tests = [node for node in dbt_manifest["nodes"].values() if node["resource_type"] == "test"]
     kind = {node["unique_id"]: (node.get("test_metadata") or {}).get("name") for node in tests}
     plain = [node["name"] for node in tests if kind[node["unique_id"]] in ("expression_is_true", "accepted_values")]
     assert plain == [], "add these rules to the model's row_rules test"
