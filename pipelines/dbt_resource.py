@@ -63,14 +63,11 @@ class MarginsDbtCliResource(DbtCliResource):
     def cli(self, args: Sequence[str], *, context: Any = None, target_path: Path | None = None,
             **kwargs: Any) -> DbtCliInvocation:
         """`DbtCliResource.cli`, handing dbt a partial-parse file valid for this data directory first, unless the
-        target already holds one (pipelines.dbt_resource.needs_project_parse)."""
+        target already holds one (hand_over_project_parse)."""
         target_path = target_path or self._get_unique_target_path(context=context)
         project_dir = Path(self.project_dir)
-        target_dir = project_dir / target_path
         try:
-            if needs_project_parse(project_dir / "target", target_dir):
-                reuse_partial_parse(project_dir / "target", target_dir)
-                (target_dir / PARSED_FOR).write_text(str(target_dir.resolve()))
+            hand_over_project_parse(project_dir / "target", project_dir / target_path)
         except Exception:  # an optimisation only: dbt then parses the project itself
             logging.getLogger(__name__).warning("could not reuse dbt's partial parse", exc_info=True)
         return super().cli(args, context=context, target_path=target_path, **kwargs)
@@ -79,6 +76,14 @@ class MarginsDbtCliResource(DbtCliResource):
 # Beside a target's partial_parse.msgpack: the target folder it was handed over to. A data directory copied or moved
 # elsewhere has another working-file path, so the parse it carries no longer matches dbt's profile hash.
 PARSED_FOR = "partial_parse.for"
+
+
+def hand_over_project_parse(parsed_dir: Path, target_dir: Path) -> None:
+    """``reuse_partial_parse`` into ``target_dir`` when it needs it (``needs_project_parse``), and note where. Noted
+    also when the hand-over was refused: dbt then parses the project itself and leaves a parse valid here."""
+    if needs_project_parse(parsed_dir, target_dir):
+        reuse_partial_parse(parsed_dir, target_dir)
+        (target_dir / PARSED_FOR).write_text(str(target_dir.resolve()))
 
 
 def needs_project_parse(parsed_dir: Path, target_dir: Path) -> bool:
