@@ -46,7 +46,7 @@ install-dev: install
 manifest: install
 	$(BIN)/python -m pipelines.dbt_sources
 	cd dbt_project && MARGINS_WORK_DB=$(abspath $(MARGINS_DATA_DIR))/work/margins.duckdb \
-		../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+		../$(BIN)/margins-dbt parse --quiet --project-dir . --profiles-dir .
 
 run: manifest
 	$(BIN)/margins refresh

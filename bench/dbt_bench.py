@@ -27,7 +27,7 @@ from bench.generate import GPU_SOURCE, REPO, TOKEN_SOURCE
 from pipelines import dbt_state
 
 DBT_PROJECT = REPO / "dbt_project"
-DBT = REPO / ".venv" / "bin" / "dbt"
+DBT = REPO / ".venv" / "bin" / "margins-dbt"  # what the refresh runs (pipelines.dbt_process)
 SOURCES_YML = f"""\
 version: 2
 # Written by bench/dbt_bench.py into a throw-away copy of the project: the SYNTHETIC benchmark sources.

@@ -38,8 +38,9 @@ class ManifestError(RuntimeError):
 
 
 def dbt_executable() -> str:
-    """The dbt installed beside this Python (the venv is not always on PATH, e.g. under cron or CI)."""
-    return str(Path(sys.executable).with_name("dbt"))
+    """`margins-dbt` (pipelines.dbt_process: dbt without the cyclic garbage collector), installed beside this Python
+    (the venv is not always on PATH, e.g. under cron or CI)."""
+    return str(Path(sys.executable).with_name("margins-dbt"))
 
 
 class MarginsDbtCliResource(DbtCliResource):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.dbt_resource import dbt_executable
 from pipelines.ingest import load_payload
 from pipelines.settings import Settings
 from pipelines.sources.gpu_trackers import GpuTrackersSource
@@ -29,7 +29,7 @@ from tests.conftest import hand_over_dbt_parse
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-DBT = Path(sys.executable).with_name("dbt")
+DBT = dbt_executable()
 
 
 def bundled(source, name_part: str):
