@@ -118,8 +118,11 @@ def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
             outcome.status = "skipped"
         return outcome
     try:
-        previous = _previous_fetches(settings, source.id)
-        _load_all(source, settings, source.fetch(settings, http, previous), outcome, run_id)
+        # one connection for every payload of the fetch too: each close checkpoints the working database (SkyPilot
+        # lands a file per cloud); the refresh holds the writers' lock throughout, so keeping it open blocks no one
+        with writer_lock(settings), connect_working(settings) as connection:
+            previous = _previous_fetches(connection, settings, source.id)
+            _load_all(source, settings, source.fetch(settings, http, previous), outcome, run_id, connection)
         if outcome.status != "bundled" or any(p.mode == "live" for p in outcome.payloads):
             outcome.status = "ok"
     except SourceSkipped as skipped:
@@ -354,12 +357,12 @@ def _log_attempt(settings: Settings, source_id: str, run_id: str, status: str, m
         [str(uuid.uuid4()), run_id, source_id, status, datetime.now(UTC), _safe_text(redact(message))])
 
 
-def _previous_fetches(settings: Settings, source_id: str) -> PreviousFetches:
-    with writer_lock(settings), connect_working(settings) as connection:
-        rows = connection.execute(
-            """select url, arg_max(sha256, fetched_at) from raw.fetch_log
-               where source = ? and mode = 'live' and status = 'ok' and url is not null group by url""",
-            [source_id]).fetchall()
+def _previous_fetches(connection: duckdb.DuckDBPyConnection, settings: Settings, source_id: str
+                      ) -> PreviousFetches:
+    rows = connection.execute(
+        """select url, arg_max(sha256, fetched_at) from raw.fetch_log
+           where source = ? and mode = 'live' and status = 'ok' and url is not null group by url""",
+        [source_id]).fetchall()
     return PreviousFetches(settings.landing_dir / source_id, dict(rows))
 
 
