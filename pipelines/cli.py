@@ -7,6 +7,7 @@ readers' queries in pipelines.warehouse (and pipelines.lake for the DuckLake).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from pipelines.lake import LakeError
 from pipelines.recovery import dagster_instance_problem
 from pipelines.render import MAX_LINE, format_rows, render_table
 from pipelines.settings import AsOfError, Settings
+from pipelines.validation_process import great_expectations_in_helper
 from pipelines.warehouse import (
     QueryError,
     WarehouseLockedError,
@@ -46,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parse_and_run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.own_process = argv is None  # the `margins` command itself, not a caller in its own process (the tests)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -162,7 +165,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     _say(f"margins refresh: {len(selected)} source(s) into {settings.data_dir} as of {settings.as_of}"
          f"{' (offline)' if settings.offline else ''}")
     log_path = runs.log_file(settings, "refresh")
-    result, outcomes = runs.refresh(settings, selected, log_path, report=args.report, progress=_say)
+    with great_expectations_in_helper(log_path) if args.own_process else contextlib.nullcontext():
+        result, outcomes = runs.refresh(settings, selected, log_path, report=args.report, progress=_say)
     _say(f"dbt and Dagster output: {log_path}")
     seconds = time.monotonic() - started
     freshness, mart_counts = {}, []

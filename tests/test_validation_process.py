@@ -1,0 +1,58 @@
+"""great-expectations in the refresh command's helper process gives the same results as in-process, raises the same
+errors, and a dead helper costs nothing but the in-process import."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines import validation
+from pipelines.sources.base import Payload
+from pipelines.sources.skypilot import SkyPilotSource
+from pipelines.validation import screen_rows, validate_batch, validate_here
+from pipelines.validation_process import ValidationProcess, great_expectations_in_helper
+from tests.http_server import fixture_bytes
+
+
+@pytest.fixture(scope="module")
+def gpu_rows() -> list[dict]:
+    payload = Payload("aws/vms.csv", fixture_bytes("gpu/skypilot_v8_aws_vms_gpu.csv"), "live")
+    return screen_rows("gpu", SkyPilotSource().parse(payload).rows).rows
+
+
+@pytest.fixture
+def helper(tmp_path):
+    process = ValidationProcess(tmp_path / "refresh.log")
+    yield process
+    process.close()
+
+
+def test_the_helper_gives_the_in_process_result(helper, gpu_rows):
+    unknown_gpus = [dict(row, gpu_name="Zorp-9000") for row in gpu_rows]
+    for rows in (gpu_rows, unknown_gpus, []):
+        assert helper.validate("gpu", rows, "skypilot", None) == validate_here("gpu", rows, "skypilot")
+    assert not helper.validate("gpu", unknown_gpus, "skypilot", None).success
+    assert not helper.validate("gpu", gpu_rows, "skypilot", len(gpu_rows) + 1).success, "min_rows reaches it"
+
+
+def test_an_error_in_the_helper_is_raised_in_the_refresh(helper, gpu_rows):
+    with pytest.raises(KeyError):
+        helper.validate("no-such-kind", gpu_rows, "skypilot", None)
+    assert helper.validate("gpu", gpu_rows, "skypilot", None).success, "the helper still serves"
+
+
+def test_a_dead_helper_is_replaced_by_in_process_validation(helper, gpu_rows, monkeypatch):
+    monkeypatch.setattr(validation, "suite_runner", helper)
+    assert validate_batch("gpu", gpu_rows, "skypilot").success
+    helper.process.kill()
+    helper.process.wait()
+    assert validate_batch("gpu", gpu_rows, "skypilot").success, "validated in-process"
+    assert not helper.alive
+
+
+def test_the_helper_ends_with_the_block_and_a_process_that_imported_gx_starts_none(tmp_path, gpu_rows):
+    validate_here("gpu", gpu_rows, "skypilot")  # great-expectations imported in this process
+    with great_expectations_in_helper(tmp_path / "refresh.log"):
+        assert validation.suite_runner is None
+    helper = ValidationProcess(tmp_path / "refresh.log")
+    helper.close()
+    assert helper.process.poll() is not None, "no helper outlives close()"
