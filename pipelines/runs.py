@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,8 +175,12 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
                                           tags={CLI_PID_TAG: str(os.getpid())}, raise_on_error=False)
 
         sources = [source_asset_key(source) for source in selected]
+        # a live fetch is always something new (its raw.fetch_log row), so the build will need the code location
+        loading = CodeLocationLoader() if sources and not settings.offline else None
         runs = [run(sources_defs.resolve_job_def(SOURCES_JOB_NAME), sources)] if sources else []
         sources_run_id = runs[0].run_id if runs else None
+        if loading:
+            loading.wait()
         nothing_new = dbt_state.is_published(settings, dbt_state.build_inputs(settings))
         if nothing_new and not report:
             return RefreshRuns(runs, sources_run_id)
@@ -188,6 +194,29 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
         if rest:
             runs.append(run(defs.resolve_job_def(REFRESH_JOB_NAME), rest))
         return RefreshRuns(runs, sources_run_id)
+
+
+class CodeLocationLoader:
+    """Import the code location with dbt's manifest (pipelines.definitions: about 2 s, most of it dagster-dbt
+    importing dbt-core) in a thread while the sources run. Their run mostly waits (HTTP, DuckDB, the validation
+    helper) with the interpreter free, so the import costs the refresh little of its 2 s. ``wait`` re-raises its
+    error (e.g. a stale manifest), as the import in the refresh's own thread would."""
+
+    def __init__(self, module: str = "pipelines.definitions") -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(module,), name="load-code-location", daemon=True)
+        self._thread.start()
+
+    def _load(self, module: str) -> None:
+        try:
+            importlib.import_module(module)
+        except BaseException as error:  # noqa: BLE001 - raised again by wait(), in the refresh's thread
+            self._error = error
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def refresh_selection(defs: Definitions, selected: list[str], report: bool) -> list[AssetKey]:

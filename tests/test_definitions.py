@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from dagster import AssetKey
 
 from pipelines.definitions import defs
+from pipelines.runs import CodeLocationLoader
 
 
 def test_definitions_load_and_daily_schedule_runs_the_refresh_job_at_0600_utc():
@@ -100,3 +104,11 @@ def test_a_data_directorys_own_parse_is_kept_until_it_moves_or_the_project_is_pa
     assert needs_project_parse(parsed, tmp_path / "copy" / "dbt_target"), "a copied data directory"
     os.utime(parsed / "partial_parse.msgpack", (os.path.getmtime(target / "partial_parse.msgpack") + 10,) * 2)
     assert needs_project_parse(parsed, target), "the project was parsed again since"
+
+
+def test_the_code_location_loaded_beside_the_sources_is_the_one_imported_and_its_error_is_raised():
+    loader = CodeLocationLoader()
+    loader.wait()
+    assert "pipelines.definitions" in sys.modules
+    with pytest.raises(ModuleNotFoundError, match="no_such_code_location"):
+        CodeLocationLoader("pipelines.no_such_code_location").wait()
