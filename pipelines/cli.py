@@ -185,8 +185,13 @@ def run_refresh(args: argparse.Namespace) -> int:
             print(f"margins: {line}", file=sys.stderr)
         if not lake_note.startswith("margins:"):
             print("margins: the build failed; the previously published warehouse was kept", file=sys.stderr)
-        return EXIT_FAILED
-    if args.strict and any(outcome.attempted_and_failed for outcome in outcomes):
+    return refresh_exit_code(result.success, outcomes, args.strict)
+
+
+def refresh_exit_code(built: bool, outcomes: list[runs.SourceRun], strict: bool) -> int:
+    """1 when the build failed, or under --strict when a source was tried and failed (was rejected or held as
+    suspect); else 0: a source's failure never fails a refresh whose build published."""
+    if not built or (strict and any(outcome.attempted_and_failed for outcome in outcomes)):
         return EXIT_FAILED
     return EXIT_OK
 

@@ -7,7 +7,8 @@ import json
 import duckdb
 import pytest
 
-from pipelines.cli import main
+from pipelines.cli import main, refresh_exit_code
+from pipelines.runs import SourceRun
 from pipelines.settings import Settings
 from tests.http_server import Reply, fixture_bytes
 
@@ -92,7 +93,17 @@ def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, 
         # the bundled capture still serves OpenRouter prices
         assert connection.execute("select count(*) from marts.fct_token_prices_daily where source = 'openrouter'"
                                   ).fetchone()[0] > 0
-    assert main(["refresh", "--strict", "--sources", "litellm,openrouter"]) == 1
+
+
+@pytest.mark.parametrize("status", ["failed", "rejected", "suspect"])
+def test_strict_fails_a_refresh_whose_source_failed_and_only_then(status):
+    # the exit code of a refresh, from what each source did (raw.fetch_log, as the summary above reads it); the
+    # refreshes of this suite run with and without --strict, and those with it and no failed source exit 0
+    outcomes = [SourceRun("litellm", "ok"), SourceRun("openrouter", status)]
+    assert refresh_exit_code(True, outcomes, strict=True) == 1
+    assert refresh_exit_code(True, outcomes, strict=False) == 0
+    assert refresh_exit_code(True, [SourceRun("litellm", "ok"), SourceRun("aws", "skipped")], strict=True) == 0
+    assert refresh_exit_code(False, [SourceRun("litellm", "ok")], strict=False) == 1
 
 
 def test_a_rejected_batch_is_quarantined_and_the_source_keeps_its_last_good_data(live_env, capsys):
