@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import ModuleType
 from typing import Any, Protocol
 
 import pandas as pd
@@ -160,7 +161,8 @@ def validate_batch(kind: str, rows: list[dict[str, Any]], source: str, min_rows:
     return validate_here(kind, rows, source, min_rows)
 
 
-def import_great_expectations():
+def import_great_expectations() -> ModuleType:
+    """great-expectations, imported on first use (analytics off)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # ~3 s to import: only here, never at module top
 

@@ -47,7 +47,6 @@ def layer_violations(manifest: dict) -> list[str]:
     return sorted(problems)
 
 
-
 def test_layers_run_one_way(dbt_manifest):
     assert layer_violations(dbt_manifest) == []
 

@@ -27,7 +27,6 @@ def test_names_each_column_with_nulls_and_counts_them():
     assert failures(connection, ["a", "b", "c", "d"]) == []
 
 
-
 def own_config(test: dict) -> bool:
     config = test["config"]
     return bool(config.get("where") or test["tags"] or config.get("store_failures")

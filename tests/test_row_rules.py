@@ -49,7 +49,6 @@ def test_numbers_are_compared_as_numbers(table):
     assert failures(table, [{"column": "n", "accepted_values": [1, 3]}]) == [("n: in (1, 3)", 2)]
 
 
-
 def test_expression_and_accepted_values_tests_are_folded_into_one_per_model(dbt_manifest):
     tests = [node for node in dbt_manifest["nodes"].values() if node["resource_type"] == "test"]
     kind = {node["unique_id"]: (node.get("test_metadata") or {}).get("name") for node in tests}
