@@ -28,11 +28,15 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 
-# --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set (as in some CI and
-# agent shells) Python never caches them either, so every `margins` and `dbt` process would compile dagster,
-# dbt-core, pandas and great-expectations from source (about 10 s of a refresh).
+# Bytecode is compiled on first import, for the modules a command uses (about a quarter of the ~16,000 files
+# installed), not all at install (`uv pip sync --compile-bytecode`: ~30 s on 2 cores). Where
+# PYTHONDONTWRITEBYTECODE is set (as in some CI and agent shells) Python would never cache it, and every `margins`
+# and `dbt` process would compile dagster, dbt-core, pandas and great-expectations again (~10 s of a refresh); the
+# make targets unset it, so `make run` / `make test` leave the cache for later direct calls too.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
