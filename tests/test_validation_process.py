@@ -56,3 +56,15 @@ def test_the_helper_ends_with_the_block_and_a_process_that_imported_gx_starts_no
     helper = ValidationProcess(tmp_path / "refresh.log")
     helper.close()
     assert helper.process.poll() is not None, "no helper outlives close()"
+
+
+def test_a_failed_batch_names_each_failed_expectation_and_what_it_observed(gpu_rows):
+    # the pass/fail run keeps no values; a failure is validated again for them
+    unknown_gpus = [dict(row, gpu_name="Zorp-9000") for row in gpu_rows]
+    result = validate_here("gpu", unknown_gpus, "skypilot", min_rows=len(gpu_rows) + 1)
+    failed = {(item["expectation"], item["column"]): item["observed"] for item in result.failures}
+    assert set(failed) == {("expect_column_values_to_be_in_set", "gpu_name_key"),
+                           ("expect_table_row_count_to_be_between", None)}
+    assert "zorp-9000" in failed[("expect_column_values_to_be_in_set", "gpu_name_key")]
+    assert failed[("expect_table_row_count_to_be_between", None)] == str(len(gpu_rows))
+    assert result.summary().startswith(f"2 of {result.evaluated} expectations failed: ")
