@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import duckdb
 import pytest
@@ -10,27 +11,60 @@ import pytest
 from pipelines.cli import main, refresh_exit_code
 from pipelines.runs import SourceRun
 from pipelines.settings import Settings
-from tests.http_server import Reply, fixture_bytes
+from tests.conftest import use_copy
+from tests.http_server import FixtureServer, Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
 
 SKYPILOT_CLOUDS = ("aws", "gcp", "lambda", "nebius")
 
 
-@pytest.fixture
-def live_env(server, warehouse_copy, monkeypatch):
-    """A copy of the offline warehouse and every token source and SkyPilot served live from a local server."""
-    monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
-    monkeypatch.setenv("MARGINS_LITELLM_URL", f"{server.url}/litellm/model_prices_and_context_window.json")
-    monkeypatch.setenv("MARGINS_OPENROUTER_URL", f"{server.url}/openrouter/api/v1/models")
-    monkeypatch.setenv("MARGINS_SKYPILOT_URL", f"{server.url}/skypilot/catalogs/v8")
-    monkeypatch.setenv("MARGINS_SKYPILOT_CLOUDS", ",".join(SKYPILOT_CLOUDS))
+def serve_every_source(server: FixtureServer, patch: pytest.MonkeyPatch) -> None:
+    """Every token source and SkyPilot served live from ``server``; the environment (through ``patch``) points at it."""
+    patch.setenv("MARGINS_LITELLM_URL", f"{server.url}/litellm/model_prices_and_context_window.json")
+    patch.setenv("MARGINS_OPENROUTER_URL", f"{server.url}/openrouter/api/v1/models")
+    patch.setenv("MARGINS_SKYPILOT_URL", f"{server.url}/skypilot/catalogs/v8")
+    patch.setenv("MARGINS_SKYPILOT_CLOUDS", ",".join(SKYPILOT_CLOUDS))
     server.route("/litellm/model_prices_and_context_window.json",
                  Reply(200, fixture_bytes("tokens/litellm_model_prices_2026-11-20.json.gz")))
     server.route("/openrouter/api/v1/models", Reply(200, fixture_bytes("tokens/openrouter_models_2026-08-19.json.gz")))
     for cloud in SKYPILOT_CLOUDS:
         server.route(f"/skypilot/catalogs/v8/{cloud}/vms.csv",
                      Reply(200, fixture_bytes(f"gpu/skypilot_v8_{cloud}_vms_gpu.csv")))
+
+
+@dataclass(frozen=True)
+class LiveRefresh:
+    settings: Settings
+    exit_code: int
+    litellm_hits: int
+
+
+@pytest.fixture(scope="module")
+def live_refreshed(session_warehouse, tmp_path_factory) -> LiveRefresh:
+    """A copy of the offline warehouse after one live refresh of every token source and SkyPilot, as of today (a live
+    fetch is observed today). The first test reads it; the others continue on their own copies of it, so their
+    refreshes rebuild the same day rather than draw the first live day after the bundled history again."""
+    with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
+        settings = use_copy(session_warehouse, tmp_path_factory.mktemp("live"), patch, as_of=None)
+        serve_every_source(server, patch)
+        code = main(["refresh", "--strict", "--sources", "litellm,openrouter,skypilot"])
+        return LiveRefresh(settings, code, server.hits("/litellm/model_prices_and_context_window.json"))
+
+
+@pytest.fixture
+def live_env(server, live_refreshed, tmp_path, monkeypatch):
+    """A private copy of the live-refreshed warehouse, every source served live again from a local server."""
+    use_copy(live_refreshed.settings, tmp_path, monkeypatch, as_of=None)
+    serve_every_source(server, monkeypatch)
+    return server
+
+
+@pytest.fixture
+def first_live_env(server, warehouse_copy, monkeypatch):
+    """A copy of the offline warehouse (no live fetch yet), every source served live from a local server."""
+    monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
+    serve_every_source(server, monkeypatch)
     return server
 
 
@@ -38,9 +72,9 @@ def published(settings: Settings):
     return duckdb.connect(str(settings.published_db), read_only=True)
 
 
-def test_live_refresh_lands_and_parses_every_source(live_env, capsys):
-    assert main(["refresh", "--strict", "--sources", "litellm,openrouter,skypilot"]) == 0
-    settings = Settings.from_env()
+def test_live_refresh_lands_and_parses_every_source(live_refreshed):
+    assert live_refreshed.exit_code == 0
+    settings = live_refreshed.settings
     with published(settings) as connection:
         statuses = dict(connection.execute(
             "select source, is_stale from marts.source_status where source in ('litellm','openrouter','skypilot')"
@@ -60,10 +94,11 @@ def test_live_refresh_lands_and_parses_every_source(live_env, capsys):
             where source = 'litellm' and source_model_key = 'gpt-4o' order by price_date desc limit 1
         """).fetchone()
         assert tuple(map(float, gpt4o)) == (2.5, 10.0)
-    assert live_env.hits("/litellm/model_prices_and_context_window.json") == 1
+    assert live_refreshed.litellm_hits == 1
 
 
-def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(live_env, capsys, monkeypatch):
+def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(first_live_env, capsys, monkeypatch):
+    live_env = first_live_env  # stale: the source never fetched live, so its newest data is the bundled capture
     # a long URL, as the cloud APIs' are: the message must still lead with the source and the cause
     long_url = f"{live_env.url}/openrouter/api/v1/models?" + "&".join(f"filter{i}=gpu-offers" for i in range(25))
     monkeypatch.setenv("MARGINS_OPENROUTER_URL", long_url)
@@ -112,7 +147,7 @@ def test_a_rejected_batch_is_quarantined_and_the_source_keeps_its_last_good_data
     with published(Settings.from_env()) as connection:
         rejected = connection.execute(
             "select status, error from raw.fetch_log where source = 'openrouter' and mode = 'live' "
-            "and status <> 'skipped'").fetchone()
+            "and status <> 'skipped' order by fetched_at desc limit 1").fetchone()
         assert rejected[0] == "rejected" and "data" in rejected[1]
         quarantined = connection.execute(
             "select rule from raw.quarantine where source = 'openrouter'").fetchall()
