@@ -1,8 +1,9 @@
 """Crashes and concurrency: kill -9 mid-refresh, a reader holding the published file, two refreshes at once.
 
-Each test works on its own copy of the shared offline warehouse (conftest ``warehouse_copy``). The copy is up to
-date, so the tests that need a dbt build and a publish first forget the last publish (an offline refresh with
-nothing new would otherwise skip both).
+Each test works on its own copy of the shared offline warehouse (conftest ``warehouse_copy``), except the killed
+dbt build and the reader, which share one scenario on one copy (a killed build, then a rebuild under a reader). The
+copy is up to date, so that scenario first forgets the last publish (an offline refresh with nothing new would
+otherwise skip the build and the publish).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 import duckdb
 import pytest
@@ -19,7 +21,7 @@ import pytest
 from pipelines import dbt_state
 from pipelines.cli import main
 from pipelines.settings import Settings
-from tests.conftest import session_processes
+from tests.conftest import session_processes, use_copy
 from tests.http_server import Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
@@ -75,13 +77,6 @@ def built(warehouse_copy) -> Settings:
     return warehouse_copy
 
 
-@pytest.fixture
-def needs_build(built) -> Settings:
-    """The copy with its publish record removed: the next offline refresh runs dbt and publishes."""
-    dbt_state.forget_published(built)
-    return built
-
-
 def test_kill_during_landing_then_refresh_completes(built, server, monkeypatch):
     before = fingerprint(built)
     monkeypatch.delenv("MARGINS_AS_OF")  # a live fetch is observed today
@@ -98,34 +93,66 @@ def test_kill_during_landing_then_refresh_completes(built, server, monkeypatch):
     assert no_duplicate_rows(built)
 
 
-def test_kill_during_dbt_build_then_refresh_completes(needs_build):
-    built = needs_build
-    before = fingerprint(built)
-    refresh = start_refresh("--offline")
-    wait_for(lambda: dbt_build_running(refresh), what="dbt build to start")
-    time.sleep(2)
-    kill_group(refresh)
-    with duckdb.connect(str(built.published_db), read_only=True) as connection:
-        assert connection.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
-    assert fingerprint(built) == before
-    assert main(["refresh", "--offline"]) == 0
-    assert fingerprint(built) == before, "the same bundled data rebuilds the same marts"
-    assert no_duplicate_rows(built)
+@dataclass
+class KilledBuild:
+    """What the module's scenario saw: an offline refresh killed during its dbt build, then the next refresh (its own
+    process) run to the end while a reader held the published file open and queried it every second."""
+    before: tuple
+    readable_after_kill: bool = False
+    after_kill: tuple = ()
+    published_mtime_before: int = 0
+    reader_counts: list[int] = field(default_factory=list)
+    returncode: int | None = None
+    stderr: str = ""
+    left_behind: list[str] = field(default_factory=list)
+    published_mtime_after: int = 0
+    after: tuple = ()
+    no_duplicates: bool = False
 
 
-def test_reader_holding_the_published_file_and_a_refresh_both_succeed(needs_build):
-    built = needs_build
-    published_before = built.published_db.stat().st_mtime_ns
-    with duckdb.connect(str(built.published_db), read_only=True) as reader:
+@pytest.fixture(scope="module")
+def killed_build(session_warehouse, tmp_path_factory) -> KilledBuild:
+    """One dbt build killed and one rebuild, shared by the two tests below (each asserts its half)."""
+    with pytest.MonkeyPatch.context() as patch:
+        built = use_copy(session_warehouse, tmp_path_factory.mktemp("killed_build"), patch)
+        dbt_state.forget_published(built)  # the next offline refresh runs dbt and publishes
+        seen = KilledBuild(before=fingerprint(built), published_mtime_before=built.published_db.stat().st_mtime_ns)
         refresh = start_refresh("--offline")
-        while refresh.poll() is None:
-            assert reader.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
-            time.sleep(1)
-        assert refresh.returncode == 0, refresh.stderr.read()[-2000:]
+        wait_for(lambda: dbt_build_running(refresh), what="dbt build to start")
+        time.sleep(2)
+        kill_group(refresh)
+        with duckdb.connect(str(built.published_db), read_only=True) as connection:
+            seen.readable_after_kill = connection.execute(
+                "select count(*) from marts.fct_gpu_market_daily").fetchone()[0] > 0
+        seen.after_kill = fingerprint(built)
+        with duckdb.connect(str(built.published_db), read_only=True) as reader:
+            refresh = start_refresh("--offline")
+            while refresh.poll() is None:
+                count = reader.execute("select count(*) from marts.fct_gpu_market_daily").fetchone()[0]
+                seen.reader_counts.append(count)
+                time.sleep(1)
+            seen.returncode, seen.stderr = refresh.returncode, refresh.stderr.read()[-2000:]
+        seen.left_behind = session_processes(refresh.pid)
+        seen.published_mtime_after = built.published_db.stat().st_mtime_ns
+        seen.after, seen.no_duplicates = fingerprint(built), no_duplicate_rows(built)
+        return seen
+
+
+def test_kill_during_dbt_build_then_refresh_completes(killed_build):
+    assert killed_build.readable_after_kill
+    assert killed_build.after_kill == killed_build.before
+    assert killed_build.returncode == 0, killed_build.stderr
+    assert killed_build.after == killed_build.before, "the same bundled data rebuilds the same marts"
+    assert killed_build.no_duplicates
+
+
+def test_reader_holding_the_published_file_and_a_refresh_both_succeed(killed_build):
+    assert killed_build.reader_counts and all(count > 0 for count in killed_build.reader_counts)
+    assert killed_build.returncode == 0, killed_build.stderr
     # the refresh built with dbt and published: none of the processes it started outlives it
-    assert session_processes(refresh.pid) == [], "a process outlived margins refresh"
-    assert built.published_db.stat().st_mtime_ns != published_before, "the refresh must have published"
-    assert fingerprint(built)[0] > 0
+    assert killed_build.left_behind == [], "a process outlived margins refresh"
+    assert killed_build.published_mtime_after != killed_build.published_mtime_before, "the refresh must have published"
+    assert killed_build.after[0] > 0
 
 
 def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(built):
