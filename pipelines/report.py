@@ -232,7 +232,7 @@ def lifetime_survival_chart(connection: duckdb.DuckDBPyConnection) -> Chart:
                   f"{row[5]} / {_number(row[6], 1)}" + (f" ({row[7]})" if row[7] else "")) for row in tests))
     return _chart("lifetime_survival", "Commercial lifetime survival by cohort (censored at the as-of day)", figure,
                   "Sources: model lifetimes seed (provider deprecation pages), Epoch AI, LiteLLM history "
-                  "(marts.fct_lifetime_survival, fct_lifetime_cohorts, fct_lifetime_logrank; statsmodels "
+                  "(marts.fct_lifetime_survival, fct_lifetime_cohorts, fct_lifetime_logrank; "
                   "Kaplan-Meier, 95 % log-log bands, | = a model still sold, censored). Models still sold or "
                   f"retiring after the as-of day count as censored, not as retired. As of {as_of}. A median of — "
                   "means the curve has not fallen below one half; an open upper limit, that the interval has not. "

@@ -1,4 +1,4 @@
-"""Kaplan-Meier survival of models' commercial lifetimes, by cohort, with censoring (statsmodels.duration).
+"""Kaplan-Meier survival of models' commercial lifetimes, by cohort, with censoring, and log-rank tests.
 
 A model still sold on the as-of day (or whose announced retirement lies after it) has only a lower bound on its
 lifetime: it is right-censored at the as-of day. The mean lifetime of retired models ignores those and is biased
@@ -11,6 +11,9 @@ Conventions (stated in the marts' docs):
 - confidence level 95 %; pointwise interval of S(t) on the log(-log) scale from Greenwood's variance;
 - median lifetime = first time S(t) < 0.5 (statsmodels/SAS), its interval by inverting the same test (Brookmeyer-
   Crowley, `SurvfuncRight.quantile_ci(method="cloglog")`); null when the curve or a limit never gets there;
+- the estimators are statsmodels.duration's (`SurvfuncRight`, `survdiff`), written out here in numpy: importing
+  statsmodels pulls in scipy.stats, about 0.9 s of every dbt build that runs these models (tests/test_survival.py
+  checks them against statsmodels on random samples with ties and censoring);
 - release-year cohorts with fewer than MIN_COHORT_MODELS models are merged into the next year (the last one
   into the one before), so every cohort has enough models; organizations get a curve only with that many models.
 """
@@ -19,11 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+from scipy.special import chdtrc
 
 CONFIDENCE = 0.95
 MIN_COHORT_MODELS = 8
@@ -34,6 +37,74 @@ COHORT_COLUMNS = ["cohort", "cohort_kind", "organization", "release_year_from", 
                   "n_retired", "n_censored", "median_months", "median_ci_low", "median_ci_high"]
 LOGRANK_COLUMNS = ["test", "cohorts", "n_cohorts", "n_models", "n_retired", "statistic", "degrees_of_freedom",
                    "p_value", "observed_retired_latest", "expected_retired_latest", "note"]
+Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # 1.96
+
+
+@dataclass(frozen=True)
+class SurvivalFit:
+    """The Kaplan-Meier estimate at the event times, as statsmodels' SurvfuncRight (surv_times, surv_prob,
+    surv_prob_se): S(t) and Greenwood's standard error of S, undefined (NaN) from where S reaches 0."""
+    times: np.ndarray
+    survival: np.ndarray
+    se: np.ndarray
+
+    @classmethod
+    def fit(cls, months: np.ndarray, retired: np.ndarray) -> SurvivalFit:
+        times, rank = np.unique(np.asarray(months, dtype=float), return_inverse=True)
+        retirements = np.bincount(rank, weights=np.asarray(retired, dtype=float), minlength=len(times))
+        at_risk = np.cumsum(np.bincount(rank, minlength=len(times))[::-1])[::-1]
+        events = retirements > 0
+        times, retirements, at_risk = times[events], retirements[events], at_risk[events]
+        survival = np.cumprod(1 - retirements / at_risk)
+        terms = retirements / np.clip(at_risk * (at_risk - retirements), 1e-12, np.inf)
+        terms[at_risk == retirements] = np.nan
+        return cls(times, survival, survival * np.sqrt(np.cumsum(terms)))
+
+    def median(self) -> float:
+        """The first time S(t) < 0.5 (a strict inequality, as SAS and statsmodels); NaN when it never is."""
+        below = np.flatnonzero(self.survival < 0.5)
+        return self.times[below[0]] if len(below) else np.nan
+
+    def median_interval(self) -> tuple[float, float]:
+        """Brookmeyer-Crowley: the times whose S(t) a test on the log(-log) scale does not tell from 0.5 (statsmodels'
+        quantile_ci(0.5, method="cloglog")); the upper limit is the next event time, inf after the last one."""
+        with np.errstate(divide="ignore", invalid="ignore"):  # S = 1 or 0: log(-log S) undefined, left out
+            log_log = np.log(-np.log(self.survival))
+            slope = -1 / (self.survival * np.log(self.survival))
+            statistic = (log_log - np.log(-np.log(0.5))) / (slope * self.se)
+        inside = np.flatnonzero(np.abs(statistic) <= Z)
+        if len(inside) == 0:
+            return np.nan, np.nan
+        upper = np.inf if inside[-1] == len(self.times) - 1 else self.times[inside[-1] + 1]
+        return self.times[inside[0]], upper
+
+
+def survdiff(months: np.ndarray, retired: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """The log-rank test of equal survival across ``groups`` (statsmodels.duration.survdiff, unweighted): the
+    statistic (O - E)' V^-1 (O - E) over all groups but the first, and its chi-square p-value. Raises
+    numpy.linalg.LinAlgError when V is singular."""
+    retired = np.asarray(retired, dtype=float)
+    labels = np.unique(groups)
+    times, rank = np.unique(np.asarray(months, dtype=float), return_inverse=True)
+    at_risk, retirements = [], []
+    for label in labels:
+        member = (groups == label).astype(float)
+        retirements.append(np.bincount(rank, weights=retired * member, minlength=len(times)))
+        at_risk.append(np.cumsum(np.bincount(rank, weights=member, minlength=len(times))[::-1])[::-1])
+    total_retired, total_at_risk = sum(retirements), sum(at_risk)
+    counted = np.flatnonzero(total_at_risk > 1)
+    share = np.vstack(at_risk) / np.clip(total_at_risk, 1e-10, np.inf)[None, :]
+    scale = total_retired * (total_at_risk - total_retired) / np.clip(total_at_risk - 1, 1e-10, np.inf)
+    degrees = len(labels) - 1
+    differences, variance = [], []
+    for group in range(1, degrees + 1):
+        difference = retirements[group] - share[group] * total_retired
+        covariance = share[1:, :].T * (np.eye(1, degrees, group - 1).ravel() - share[group, :, None]) * scale[:, None]
+        differences.append(difference[counted].sum())
+        variance.append(covariance[counted].sum(axis=0))
+    observed_minus_expected, variance_matrix = np.hstack(differences), np.vstack(variance)
+    statistic = float(observed_minus_expected.dot(np.linalg.solve(variance_matrix, observed_minus_expected)))
+    return statistic, float(chdtrc(degrees, statistic))
 
 
 @dataclass(frozen=True)
@@ -57,12 +128,12 @@ def kaplan_meier(months: np.ndarray, retired: np.ndarray) -> pd.DataFrame:
         raise ValueError("kaplan_meier: no models to estimate a survival curve from")
     if np.any(months <= 0):
         raise ValueError("kaplan_meier: every duration must be positive")
-    fit = SurvfuncRight(months, retired)
+    fit = SurvivalFit.fit(months, retired)
     times = np.unique(months)
     # position of the last event time <= t, counted from 1 (0 before the first event: S = 1, se = 0)
-    step = np.searchsorted(fit.surv_times, times, side="right")
-    survival = np.concatenate([[1.0], fit.surv_prob])[step]
-    se = np.concatenate([[0.0], fit.surv_prob_se])[step]
+    step = np.searchsorted(fit.times, times, side="right")
+    survival = np.concatenate([[1.0], fit.survival])[step]
+    se = np.concatenate([[0.0], fit.se])[step]
     low, high = loglog_interval(survival, se)
     curve = pd.DataFrame({
         "months": times,
@@ -81,16 +152,15 @@ def kaplan_meier(months: np.ndarray, retired: np.ndarray) -> pd.DataFrame:
 def loglog_interval(survival: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise interval of S on the log(-log S) scale: S ** exp(±z · se(S) / (S · |log S|)).
 
-    se is Greenwood's standard error of S (statsmodels' surv_prob_se). At S = 1 the interval is [1, 1]; at S = 0
-    it is undefined (NaN, stored as null).
+    se is Greenwood's standard error of S (SurvivalFit.se, statsmodels' surv_prob_se). At S = 1 the interval is
+    [1, 1]; at S = 0 it is undefined (NaN, stored as null).
     """
-    z = norm.ppf(0.5 + CONFIDENCE / 2)
     survival = np.asarray(survival, dtype=float)
     se = np.asarray(se, dtype=float)
     low = np.full_like(survival, np.nan)
     high = np.full_like(survival, np.nan)
     inside = (survival > 0) & (survival < 1)
-    spread = z * se[inside] / (survival[inside] * np.abs(np.log(survival[inside])))
+    spread = Z * se[inside] / (survival[inside] * np.abs(np.log(survival[inside])))
     low[inside] = survival[inside] ** np.exp(spread)
     high[inside] = survival[inside] ** np.exp(-spread)
     low[survival == 1] = high[survival == 1] = 1.0
@@ -99,13 +169,11 @@ def loglog_interval(survival: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, n
 
 def median_lifetime(months: np.ndarray, retired: np.ndarray) -> tuple[float | None, float | None, float | None]:
     """(median, lower, upper) in months; None where the curve or a confidence limit never reaches 0.5."""
-    fit = SurvfuncRight(np.asarray(months, dtype=float), np.asarray(retired, dtype=int))
-    if len(fit.surv_times) == 0:
+    fit = SurvivalFit.fit(months, retired)
+    if len(fit.times) == 0:
         return None, None, None
-    median = fit.quantile(0.5)
-    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) where the curve reaches 0: that time is left out
-        low, high = fit.quantile_ci(0.5, alpha=1 - CONFIDENCE, method="cloglog")
-    return tuple(_finite(value) for value in (median, low, high))
+    low, high = fit.median_interval()
+    return tuple(_finite(value) for value in (fit.median(), low, high))
 
 
 def _finite(value: float) -> float | None:

@@ -1,4 +1,4 @@
-"""Log-rank tests of equal lifetime survival across release cohorts (statsmodels.duration.survdiff)."""
+"""Log-rank tests of equal lifetime survival across release cohorts (pipelines.survival.survdiff)."""
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-"""Kaplan-Meier survival of commercial lifetimes per cohort (pipelines.survival, statsmodels.duration)."""
+"""Kaplan-Meier survival of commercial lifetimes per cohort (pipelines.survival)."""
 
 
 def model(dbt, session):
