@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipelines import plausibility
 from pipelines.changes import record_changes, stage_known_payload
+from pipelines.freshness import UpstreamFreshness, upstream_freshness
 from pipelines.http import FetchError, HttpClient, redact
 from pipelines.landing import land, record_landing
 from pipelines.settings import Settings
@@ -65,6 +66,8 @@ class SourceOutcome:
     status: str = "ok"          # ok | bundled | failed | rejected | suspect | skipped
     message: str | None = None
     payloads: list[PayloadOutcome] = field(default_factory=list)
+    # when the source's parsed content last changed, read at the end of the step (None if the step failed first)
+    freshness: UpstreamFreshness | None = None
 
     @property
     def new_rows(self) -> int:
@@ -102,8 +105,10 @@ def ingest_source(source: Source, settings: Settings, http: HttpClient, run_id: 
 
 def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
             outcome: SourceOutcome) -> SourceOutcome:
-    # one connection for the bundled snapshots: opening the working database costs more than finding that a
-    # bundled payload is already stored, which is what an offline refresh mostly does
+    # one connection for the whole step (bundled snapshots, the live fetch, the fetch log, the upstream freshness):
+    # opening the working database costs ~50 ms and each close checkpoints it, more than most of what a step does
+    # (an offline refresh mostly finds its bundled payloads stored; SkyPilot lands one file per cloud). The refresh
+    # holds the writers' lock throughout, so keeping it open during the fetch blocks no one.
     with writer_lock(settings), connect_working(settings) as connection:
         if settings.offline or not _has_landed(connection, source.id):
             _load_all(source, settings, source.bundled(), outcome, run_id, connection)
@@ -112,26 +117,30 @@ def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
         if settings.offline:
             _log_attempt(settings, source.id, run_id, "skipped", "offline (MARGINS_OFFLINE=1 or --offline)",
                          connection)
-    if settings.offline:
-        outcome.message = "offline: bundled snapshots only" if outcome.payloads else "offline: no bundled snapshots"
-        if not outcome.payloads:
-            outcome.status = "skipped"
-        return outcome
+            outcome.message = "offline: bundled snapshots only" if outcome.payloads else "offline: no bundled snapshots"
+            if not outcome.payloads:
+                outcome.status = "skipped"
+        else:
+            _fetch_live(source, settings, http, run_id, outcome, connection)
+        with contextlib.suppress(ValueError):  # e.g. no row in the sources seed: the freshness check says so
+            outcome.freshness = upstream_freshness(connection, source.id, source.kind)
+    return outcome
+
+
+def _fetch_live(source: Source, settings: Settings, http: HttpClient, run_id: str, outcome: SourceOutcome,
+                connection: duckdb.DuckDBPyConnection) -> None:
     try:
-        # one connection for every payload of the fetch too: each close checkpoints the working database (SkyPilot
-        # lands a file per cloud); the refresh holds the writers' lock throughout, so keeping it open blocks no one
-        with writer_lock(settings), connect_working(settings) as connection:
-            previous = _previous_fetches(connection, settings, source.id)
-            _load_all(source, settings, source.fetch(settings, http, previous), outcome, run_id, connection)
+        previous = _previous_fetches(connection, settings, source.id)
+        _load_all(source, settings, source.fetch(settings, http, previous), outcome, run_id, connection)
         if outcome.status != "bundled" or any(p.mode == "live" for p in outcome.payloads):
             outcome.status = "ok"
     except SourceSkipped as skipped:
         outcome.status = "bundled" if outcome.payloads else "skipped"
         outcome.message = str(skipped)
-        _log_attempt(settings, source.id, run_id, "skipped", str(skipped))
+        _log_attempt(settings, source.id, run_id, "skipped", str(skipped), connection)
     except FetchError as error:
         outcome.status, outcome.message = "failed", str(error)
-        _log_attempt(settings, source.id, run_id, "error", str(error))
+        _log_attempt(settings, source.id, run_id, "error", str(error), connection)
     if outcome.rejected and outcome.status != "failed":
         outcome.status = "rejected"
         outcome.message = "; ".join(p.error or "" for p in outcome.rejected)
@@ -140,7 +149,6 @@ def _ingest(source: Source, settings: Settings, http: HttpClient, run_id: str,
         outcome.message = "; ".join(p.error or "" for p in outcome.suspect)
     elif not outcome.message and any(p.note for p in outcome.payloads):
         outcome.message = "; ".join(p.note for p in outcome.payloads if p.note)
-    return outcome
 
 
 def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str,

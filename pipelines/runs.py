@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
+from pipelines.assets.constants import CLI_PID_TAG
 from pipelines.recovery import prepare_refresh, process_alive
 from pipelines.settings import Settings
 from pipelines.warehouse import writer_lock
@@ -28,7 +29,6 @@ from pipelines.warehouse import writer_lock
 if TYPE_CHECKING:
     from dagster import AssetKey, Definitions
 
-CLI_PID_TAG = "margins/cli_pid"
 DAGSTER_YAML = """\
 # Written by `margins`: runs of the CLI and of `make ui` share this instance.
 concurrency:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -168,3 +169,29 @@ def test_second_concurrent_refresh_waits_or_exits_with_a_clear_message(built):
     _, first_err = first.communicate(timeout=600)
     assert first.returncode == 0, first_err[-2000:]
     assert no_duplicate_rows(built)
+
+
+def test_a_run_sets_things_right_once_and_a_cli_run_leaves_it_to_the_cli(tmp_path):
+    # pipelines.assets.sources.prepare_for_run: every source step of a run calls it; `margins refresh` prepared
+    # before launching its run (the run carries its pid) and holds the writers' lock until the run ends
+    from dagster import DagsterRun
+
+    from pipelines.assets.constants import CLI_PID_TAG
+    from pipelines.assets.sources import prepare_for_run
+
+    settings = Settings.from_env(data_dir=tmp_path / "warehouse", offline=True)
+    settings.data_dir.mkdir()
+
+    def debris() -> Path:
+        path = settings.data_dir / ".margins.duckdb.4194999.tmp"  # a publish temp file of a dead process
+        path.write_bytes(b"\0" * 1000)
+        return path
+
+    first, second = DagsterRun(job_name="refresh", run_id="run-1"), DagsterRun(job_name="refresh", run_id="run-2")
+    swept = debris()
+    assert prepare_for_run(settings, first) and not swept.exists()
+    left = debris()
+    assert prepare_for_run(settings, first) == [] and left.exists(), "once per run"
+    from_cli = DagsterRun(job_name="refresh", run_id="run-3", tags={CLI_PID_TAG: str(os.getpid())})
+    assert prepare_for_run(settings, from_cli) == [] and left.exists(), "the CLI prepared it"
+    assert prepare_for_run(settings, second) and not left.exists()

@@ -18,6 +18,9 @@ PUBLISHED_KEY = AssetKey(["published", "margins_duckdb"])
 LAKE_KEY = AssetKey(["published", "ducklake"])
 REPORT_KEY = AssetKey(["reports", "html_report"])
 
+# the tag of a run that `margins refresh` launched in its own process: the pid of that process
+CLI_PID_TAG = "margins/cli_pid"
+
 
 def source_asset_key(source_id: str) -> AssetKey:
     return AssetKey([SOURCE_KEY_PREFIX, source_id])
