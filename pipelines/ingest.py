@@ -152,7 +152,7 @@ def _fetch_live(source: Source, settings: Settings, http: HttpClient, run_id: st
 
 
 def _load_all(source, settings, payloads, outcome: SourceOutcome, run_id: str,
-              connection: duckdb.DuckDBPyConnection | None = None) -> None:
+              connection: duckdb.DuckDBPyConnection) -> None:
     for payload in payloads:
         outcome.payloads.append(load_payload(source, settings, payload, run_id, connection=connection))
 

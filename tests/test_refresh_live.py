@@ -62,7 +62,8 @@ def live_env(server, live_refreshed, tmp_path, monkeypatch):
 
 @pytest.fixture
 def first_live_env(server, warehouse_copy, monkeypatch):
-    """A copy of the offline warehouse (no live fetch yet), every source served live from a local server."""
+    """A copy of the offline warehouse (no live fetch yet, so a source that fails is stale: its newest data is the
+    bundled capture), every source served live from a local server."""
     monkeypatch.delenv("MARGINS_AS_OF")  # live fetches are observed today
     serve_every_source(server, monkeypatch)
     return server
@@ -98,11 +99,10 @@ def test_live_refresh_lands_and_parses_every_source(live_refreshed):
 
 
 def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(first_live_env, capsys, monkeypatch):
-    live_env = first_live_env  # stale: the source never fetched live, so its newest data is the bundled capture
     # a long URL, as the cloud APIs' are: the message must still lead with the source and the cause
-    long_url = f"{live_env.url}/openrouter/api/v1/models?" + "&".join(f"filter{i}=gpu-offers" for i in range(25))
+    long_url = f"{first_live_env.url}/openrouter/api/v1/models?" + "&".join(f"filter{i}=gpu-offers" for i in range(25))
     monkeypatch.setenv("MARGINS_OPENROUTER_URL", long_url)
-    live_env.route("/openrouter/api/v1/models", Reply(503, b"<html>down</html>"))
+    first_live_env.route("/openrouter/api/v1/models", Reply(503, b"<html>down</html>"))
     assert main(["refresh", "--sources", "litellm,openrouter"]) == 0
     output = capsys.readouterr().out
     assert "failed" in output and "openrouter" in output

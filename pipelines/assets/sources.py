@@ -68,7 +68,7 @@ def build_source_asset(source: Source) -> AssetsDefinition:
         return MaterializeResult(
             metadata=outcome_metadata(outcome),
             check_results=[validation_check(outcome), live_fetch_check(outcome),
-                           upstream_freshness_check(source, settings.settings(), outcome.freshness)],
+                           upstream_freshness_check(source, config, outcome.freshness)],
         )
 
     return _source_asset
