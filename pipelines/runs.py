@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 
-from pipelines.assets.constants import CLI_PID_TAG
 from pipelines.recovery import prepare_refresh, process_alive
 from pipelines.settings import Settings
 from pipelines.warehouse import writer_lock
@@ -154,7 +153,7 @@ def execute_refresh(settings: Settings, selected: list[str], report: bool = Fals
     from dagster import DagsterInstance
 
     from pipelines import dbt_state
-    from pipelines.assets.constants import REPORT_KEY, source_asset_key
+    from pipelines.assets.constants import CLI_PID_TAG, REPORT_KEY, source_asset_key
     from pipelines.dagster_storage import relax_run_history_sync
     from pipelines.jobs import SOURCES_JOB_NAME
     from pipelines.sources_definitions import sources_defs
@@ -246,6 +245,8 @@ def release_dead_cli_runs(instance) -> None:
     run would wait for that slot forever. The caller holds the writers' lock, so no other CLI run is alive.
     """
     from dagster import DagsterRunStatus, RunsFilter
+
+    from pipelines.assets.constants import CLI_PID_TAG
 
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
     for run in runs:
