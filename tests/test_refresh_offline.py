@@ -175,10 +175,10 @@ def test_a_refresh_with_nothing_new_never_imports_dbt(warehouse_copy):
     assert refresh.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_margins_sql_answers_without_importing_dagster_or_pandas(offline_warehouse):
-    # a reader's command starts in a fraction of a second: Dagster's import alone is ~0.7 s
+def test_margins_sql_and_status_answer_without_importing_dagster_or_pandas(offline_warehouse):
+    # a reader's command starts in a fraction of a second: Dagster's import alone is ~0.7 s, pandas' ~0.4 s
     script = ("import sys; from pipelines.cli import main; "
-              "code = main(['sql', 'select count(*) from marts.dim_gpus']); "
+              "code = main(['sql', 'select count(*) from marts.dim_gpus']) or main(['status']); "
               "print(sorted({name.split('.')[0] for name in sys.modules} & {'dagster', 'pandas', 'dbt'})); "
               "sys.exit(code)")
     reader = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
