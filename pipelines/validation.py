@@ -210,8 +210,10 @@ def _frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     columns = COLUMNS_BY_KIND[kind]
     frame = pd.DataFrame.from_records(rows, columns=list(rows[0]) if rows else list(columns))
     for column in frame.columns:
-        if frame[column].map(lambda value: isinstance(value, Decimal)).any():
-            frame[column] = pd.to_numeric(frame[column].map(lambda v: None if v is None else float(v)))
+        values = frame[column]
+        # only an object column can hold Decimals (pandas gives strings, numbers and booleans their own dtypes)
+        if values.dtype == object and any(isinstance(value, Decimal) for value in values):
+            frame[column] = pd.to_numeric(values.map(lambda v: None if v is None else float(v)))
     if kind == "gpu" and "gpu_name" in frame.columns:
         frame["gpu_name_key"] = frame["gpu_name"].map(lambda name: name.strip().lower() if name else None)
     return frame
