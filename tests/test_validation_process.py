@@ -26,7 +26,16 @@ def helper(tmp_path):
     process.close()
 
 
-def test_the_helper_gives_the_in_process_result(helper, gpu_rows):
+@pytest.fixture(scope="module")
+def serving_helper(tmp_path_factory):
+    """One helper for the tests that leave it serving (each helper imports great-expectations: ~4 s of CPU)."""
+    process = ValidationProcess(tmp_path_factory.mktemp("helper") / "refresh.log")
+    yield process
+    process.close()
+
+
+def test_the_helper_gives_the_in_process_result(serving_helper, gpu_rows):
+    helper = serving_helper
     unknown_gpus = [dict(row, gpu_name="Zorp-9000") for row in gpu_rows]
     for rows in (gpu_rows, unknown_gpus, []):
         assert helper.validate("gpu", rows, "skypilot", None) == validate_here("gpu", rows, "skypilot")
@@ -34,7 +43,8 @@ def test_the_helper_gives_the_in_process_result(helper, gpu_rows):
     assert not helper.validate("gpu", gpu_rows, "skypilot", len(gpu_rows) + 1).success, "min_rows reaches it"
 
 
-def test_an_error_in_the_helper_is_raised_in_the_refresh(helper, gpu_rows):
+def test_an_error_in_the_helper_is_raised_in_the_refresh(serving_helper, gpu_rows):
+    helper = serving_helper
     with pytest.raises(KeyError):
         helper.validate("no-such-kind", gpu_rows, "skypilot", None)
     assert helper.validate("gpu", gpu_rows, "skypilot", None).success, "the helper still serves"
