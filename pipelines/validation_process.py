@@ -62,17 +62,21 @@ class ValidationProcess:
 @contextlib.contextmanager
 def great_expectations_in_helper(log_path: Path) -> Iterator[None]:
     """Validate batches in a helper process for the block (unless great-expectations is imported here already)."""
-    from pipelines import validation  # pandas: not for the commands that only read
-
-    if "great_expectations" in sys.modules or validation.suite_runner is not None:
+    imported = sys.modules.get("pipelines.validation")
+    if "great_expectations" in sys.modules or getattr(imported, "suite_runner", None) is not None:
         yield
         return
+    # the helper first: its import of great-expectations runs while this process imports pandas (~0.4 s)
     helper = ValidationProcess(log_path)
-    validation.suite_runner = helper
     try:
-        yield
+        from pipelines import validation  # pandas: not for the commands that only read
+
+        validation.suite_runner = helper
+        try:
+            yield
+        finally:
+            validation.suite_runner = None
     finally:
-        validation.suite_runner = None
         helper.close()
 
 
