@@ -74,7 +74,8 @@ def build_source_asset(source: Source) -> AssetsDefinition:
     return _source_asset
 
 
-_PREPARED_RUNS: set[tuple[str, str]] = set()
+# (data directory, run id) of the run this process prepared last: a run's steps in one process run one after another
+_prepared_run: tuple[str, str] | None = None
 
 
 def prepare_for_run(settings: Settings, run: DagsterRun) -> list[str]:
@@ -82,14 +83,15 @@ def prepare_for_run(settings: Settings, run: DagsterRun) -> list[str]:
     the schedule sets things right at its first source step. `margins refresh` did it before launching the run, in
     this process, and holds the writers' lock until the run ends; each step checking again cost ~80 ms (it reads every
     block of the raw tables)."""
+    global _prepared_run
     if run.tags.get(CLI_PID_TAG) == str(os.getpid()):
         return []
     key = (str(settings.data_dir), run.run_id)
-    if key in _PREPARED_RUNS:
+    if key == _prepared_run:
         return []
     with writer_lock(settings):
         lines = prepare_refresh(settings)
-    _PREPARED_RUNS.add(key)
+    _prepared_run = key
     return lines
 
 
