@@ -52,7 +52,7 @@ class SurvivalFit:
     def fit(cls, months: np.ndarray, retired: np.ndarray) -> SurvivalFit:
         times, rank = np.unique(np.asarray(months, dtype=float), return_inverse=True)
         retirements = np.bincount(rank, weights=np.asarray(retired, dtype=float), minlength=len(times))
-        at_risk = np.cumsum(np.bincount(rank, minlength=len(times))[::-1])[::-1]
+        at_risk = _at_risk(rank, len(times))
         events = retirements > 0
         times, retirements, at_risk = times[events], retirements[events], at_risk[events]
         survival = np.cumprod(1 - retirements / at_risk)
@@ -79,6 +79,12 @@ class SurvivalFit:
         return self.times[inside[0]], upper
 
 
+def _at_risk(rank: np.ndarray, n_times: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """At each of the ``n_times`` distinct times, how many models (or the ``weights`` of them) last at least that long:
+    ``rank`` is each model's time's position among them."""
+    return np.cumsum(np.bincount(rank, weights=weights, minlength=n_times)[::-1])[::-1]
+
+
 def survdiff(months: np.ndarray, retired: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
     """The log-rank test of equal survival across ``groups`` (statsmodels.duration.survdiff, unweighted): the
     statistic (O - E)' V^-1 (O - E) over all groups but the first, and its chi-square p-value. Raises
@@ -90,7 +96,7 @@ def survdiff(months: np.ndarray, retired: np.ndarray, groups: np.ndarray) -> tup
     for label in labels:
         member = (groups == label).astype(float)
         retirements.append(np.bincount(rank, weights=retired * member, minlength=len(times)))
-        at_risk.append(np.cumsum(np.bincount(rank, weights=member, minlength=len(times))[::-1])[::-1])
+        at_risk.append(_at_risk(rank, len(times), member))
     total_retired, total_at_risk = sum(retirements), sum(at_risk)
     counted = np.flatnonzero(total_at_risk > 1)
     share = np.vstack(at_risk) / np.clip(total_at_risk, 1e-10, np.inf)[None, :]
