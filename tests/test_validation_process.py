@@ -35,19 +35,18 @@ def serving_helper(tmp_path_factory):
 
 
 def test_the_helper_gives_the_in_process_result(serving_helper, gpu_rows):
-    helper = serving_helper
     unknown_gpus = [dict(row, gpu_name="Zorp-9000") for row in gpu_rows]
     for rows in (gpu_rows, unknown_gpus, []):
-        assert helper.validate("gpu", rows, "skypilot", None) == validate_here("gpu", rows, "skypilot")
-    assert not helper.validate("gpu", unknown_gpus, "skypilot", None).success
-    assert not helper.validate("gpu", gpu_rows, "skypilot", len(gpu_rows) + 1).success, "min_rows reaches it"
+        assert serving_helper.validate("gpu", rows, "skypilot", None) == validate_here("gpu", rows, "skypilot")
+    assert not serving_helper.validate("gpu", unknown_gpus, "skypilot", None).success
+    assert not serving_helper.validate("gpu", gpu_rows, "skypilot", len(gpu_rows) + 1).success, \
+        "min_rows reaches it"
 
 
 def test_an_error_in_the_helper_is_raised_in_the_refresh(serving_helper, gpu_rows):
-    helper = serving_helper
     with pytest.raises(KeyError):
-        helper.validate("no-such-kind", gpu_rows, "skypilot", None)
-    assert helper.validate("gpu", gpu_rows, "skypilot", None).success, "the helper still serves"
+        serving_helper.validate("no-such-kind", gpu_rows, "skypilot", None)
+    assert serving_helper.validate("gpu", gpu_rows, "skypilot", None).success, "the helper still serves"
 
 
 def test_a_dead_helper_is_replaced_by_in_process_validation(helper, gpu_rows, monkeypatch):
