@@ -1,0 +1,120 @@
+"""`margins-dbt` (pipelines.dbt_process): dbt's CLI that reuses the Jinja code earlier dbt processes compiled
+(pipelines.jinja_code_cache) and formats a debug event only for a log that keeps it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dbt_common.clients.jinja import get_environment
+
+from pipelines import jinja_code_cache
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
+from tests.conftest import hand_over_dbt_parse
+
+# A process like `margins-dbt`: the cache installed, then dbt's Jinja renders; it prints what it rendered and how many
+# templates Jinja itself had to compile.
+_RENDER = """
+import json, sys
+import jinja2
+compiled = []
+compile_template = jinja2.Environment.compile
+def counting(self, source, *args, **kwargs):
+    compiled.append(source)
+    return compile_template(self, source, *args, **kwargs)
+jinja2.Environment.compile = counting
+from pathlib import Path
+from pipelines import jinja_code_cache
+from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
+from tests.conftest import hand_over_dbt_parse
+jinja_code_cache.install(Path(sys.argv[1]))
+from dbt.clients.jinja import get_rendered
+rendered = [get_rendered(source, {"rows": [1, 2, 3], "name": "margins"}, native=native)
+            for source, native in json.loads(sys.argv[2])]
+print(json.dumps({"rendered": rendered, "compiled": len(compiled)}))
+"""
+TEMPLATES = [
+    ["select {{ rows | length }} as n, '{{ name | upper }}' as name", False],
+    ["{% for row in rows %}{{ row * 2 }}{% if not loop.last %},{% endif %}{% endfor %}", False],
+    ["{{ rows | sum }}", True],   # dbt's native environment: another code generator, another key
+]
+
+
+def render_in_new_process(cache_dir: Path, templates: list) -> dict:
+    result = subprocess.run([sys.executable, "-c", _RENDER, str(cache_dir), json.dumps(templates)],
+                            capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(result.stdout)
+
+
+def test_a_second_dbt_process_renders_the_same_without_compiling(tmp_path) -> None:
+    first = render_in_new_process(tmp_path, TEMPLATES)
+    assert first["compiled"] == len(TEMPLATES)
+    assert first["rendered"] == ["select 3 as n, 'MARGINS' as name", "2,4,6", 6]
+    cache = jinja_code_cache.cache_file(tmp_path)
+    saved = cache.stat().st_mtime_ns
+
+    second = render_in_new_process(tmp_path, TEMPLATES)
+    assert second == {"rendered": first["rendered"], "compiled": 0}
+    assert cache.stat().st_mtime_ns == saved   # nothing new, nothing written
+
+    third = render_in_new_process(tmp_path, TEMPLATES + [["{{ name ~ '!' }}", False]])
+    assert third["compiled"] == 1   # only the new template; it is added to the file
+    assert render_in_new_process(tmp_path, TEMPLATES + [["{{ name ~ '!' }}", False]])["compiled"] == 0
+
+
+def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(tmp_path) -> None:
+    cache = jinja_code_cache.cache_file(tmp_path)
+    cache.write_bytes(b"\x00not marshal data" * 10)
+    first = render_in_new_process(tmp_path, TEMPLATES)
+    assert first["compiled"] == len(TEMPLATES) and first["rendered"][2] == 6
+    assert render_in_new_process(tmp_path, TEMPLATES)["compiled"] == 0
+
+
+def test_the_key_depends_on_the_environment_as_well_as_the_text() -> None:
+    source = "{{ rows | length }}"
+    text, native = get_environment(), get_environment(native=True)
+    assert jinja_code_cache._key(text, source, None, None, False) == \
+        jinja_code_cache._key(get_environment(), source, None, None, False)
+    assert jinja_code_cache._key(text, source, None, None, False) != \
+        jinja_code_cache._key(native, source, None, None, False)
+    assert jinja_code_cache._key(text, source, None, None, False) != \
+        jinja_code_cache._key(text, source, "a_macro", None, False)
+    with_filter = get_environment()
+    with_filter.filters["shout"] = str.upper
+    assert jinja_code_cache._key(with_filter, source, None, None, False) != \
+        jinja_code_cache._key(text, source, None, None, False)
+
+
+def dbt_ls_logs(tmp_path: Path, stdout_level: str, file_level: str) -> tuple[list[dict], list[dict]]:
+    """`margins-dbt ls` of one model: the events on its stdout and in its dbt.log, each log at the level given (JSON
+    lines, as in a refresh: dagster-dbt sets dbt's log format)."""
+    target = tmp_path / f"{stdout_level}-{file_level}"
+    database = tmp_path / "margins.duckdb"
+    hand_over_dbt_parse(database, target)
+    result = subprocess.run(
+        [dbt_executable(), "--log-format", "json", "--log-level", stdout_level, "--log-level-file", file_level,
+         "ls", "--select", "stg_fetch_log", "--project-dir", ".", "--profiles-dir", ".", "--target-path",
+         str(target), "--log-path", str(target)],
+        cwd=DBT_PROJECT_DIR, env={**os.environ, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
+        check=True, timeout=120)
+    return json_lines(result.stdout), json_lines((target / "dbt.log").read_text())
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def levels(events: list[dict]) -> set[str]:
+    return {event["info"]["level"] for event in events}
+
+
+def test_debug_lines_reach_a_log_at_debug_level_and_no_other(tmp_path) -> None:
+    stdout, file_log = dbt_ls_logs(tmp_path, stdout_level="info", file_level="debug")
+    assert levels(stdout) == {"info"} and {"debug", "info"} <= levels(file_log)
+    assert any(event["data"].get("msg") == "inference_margins.staging.stg_fetch_log" for event in stdout)
+
+    stdout, file_log = dbt_ls_logs(tmp_path, stdout_level="debug", file_level="info")
+    assert {"debug", "info"} <= levels(stdout) and levels(file_log) == {"info"}
