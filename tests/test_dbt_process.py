@@ -1,5 +1,5 @@
 """`margins-dbt` (pipelines.dbt_process): dbt's CLI that reuses the Jinja code earlier dbt processes compiled
-(pipelines.jinja_code_cache) and formats a debug event only for a log that keeps it."""
+(pipelines.jinja_code_cache) and fires no debug event that no log keeps."""
 
 from __future__ import annotations
 
@@ -28,11 +28,10 @@ def counting(self, source, *args, **kwargs):
 jinja2.Environment.compile = counting
 from pathlib import Path
 from pipelines import jinja_code_cache
-from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
-from tests.conftest import hand_over_dbt_parse
 jinja_code_cache.install(Path(sys.argv[1]))
-from dbt.clients.jinja import get_rendered
-rendered = [get_rendered(source, {"rows": [1, 2, 3], "name": "margins"}, native=native)
+from dbt_common.clients.jinja import get_template, render_template
+context = {"rows": [1, 2, 3], "name": "margins"}
+rendered = [render_template(get_template(source, context, native=native), context)
             for source, native in json.loads(sys.argv[2])]
 print(json.dumps({"rendered": rendered, "compiled": len(compiled)}))
 """
