@@ -42,15 +42,10 @@ def small_warehouse(session_warehouse, tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("small") / "warehouse"
     data_dir.mkdir()
     with duckdb.connect(str(data_dir / "margins.duckdb")) as connection:
-        connection.execute(f"attach '{session_warehouse.published_db}' as bundled (read_only)")
+        connection.execute(f"attach '{session_warehouse.published_db}' as src (read_only)")  # as the publisher does
         connection.execute("create schema marts")
-        for mart, daily in connection.execute(
-                "select table_name, exists (select 1 from duckdb_columns() as c where c.database_name = 'bundled' "
-                "and c.schema_name = 'marts' and c.table_name = t.table_name and c.column_name = ?) "
-                "from duckdb_tables() as t where database_name = 'bundled' and schema_name = 'marts'",
-                [lake.PARTITION_COLUMN]).fetchall():
-            rows = f"(select * from bundled.marts.\"{mart}\" where {SAMPLE_MONTHS})" if daily else \
-                f'bundled.marts."{mart}"'
+        for mart, daily in lake._source_marts(connection).items():   # daily: the marts the lake partitions by month
+            rows = f"(select * from src.marts.\"{mart}\" where {SAMPLE_MONTHS})" if daily else f'src.marts."{mart}"'
             connection.execute(f'create table marts."{mart}" as select * from {rows} '
                                f"using sample reservoir({SAMPLE_ROWS} rows) repeatable (7)")
     return data_dir
