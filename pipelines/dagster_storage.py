@@ -8,6 +8,8 @@ results), each stored on its own. Two things make each one cheaper:
   one pooled SQLite connection for the file instead of a new engine and connection for every access. Storing one
   refresh's events took 3.5 s with a connection per access, 1.9 s with the pooled one. Each access is still its own
   transaction, so the UI's process (another reader and writer of the file) sees each event as it is committed.
+  It also remembers which of Dagster's tables exist: Dagster asks before every asset check event, with a new engine
+  and connection each time.
 - ``relax_run_history_sync`` (the CLI's process only), below.
 
 The sync setting: each event is a transaction of its own, and with SQLite's default ``synchronous=FULL`` its commit
@@ -40,6 +42,18 @@ class RunHistoryEventLogStorage(ConsolidatedSqliteEventLogStorage):
     thread that opened it, since Dagster stores events from more than one thread; one access at a time uses it."""
 
     _engine: Engine | None = None
+    _tables_present: frozenset[str] = frozenset()
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster's check, remembered once true: Dagster asks before storing every asset check event and every event
+        with tags, and the parent builds an engine, opens a connection and reads SQLite's schema each time (~40 % of
+        a test run's event storage, py-spy). A table, once there, stays (migrations add tables, never drop them)."""
+        if table_name in self._tables_present:
+            return True
+        present = super().has_table(table_name)
+        if present:
+            self._tables_present = self._tables_present | {table_name}
+        return present
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:  # Dagster's hook: the parent creates an engine per call
