@@ -117,3 +117,35 @@ def test_debug_lines_reach_a_log_at_debug_level_and_no_other(tmp_path) -> None:
 
     stdout, file_log = dbt_ls_logs(tmp_path, stdout_level="debug", file_level="info")
     assert {"debug", "info"} <= levels(stdout) and levels(file_log) == {"info"}
+
+
+# Events made as dbt makes them, in a process with `margins-dbt`'s event change and in one without: which built a
+# protobuf message when made, and each event's JSON (what a log line carries), read after a field was set.
+_EVENTS = """
+import json, sys
+if sys.argv[1] == "lazy":
+    from pipelines.dbt_process import build_event_messages_when_read
+    build_event_messages_when_read()
+from dbt.adapters.events.types import SQLQuery, SQLQueryStatus
+from dbt.events.types import MainReportVersion
+events = [SQLQuery(conn_name="model.x", sql="select 1", node_info={}), SQLQueryStatus(status="OK", elapsed=0.25),
+          MainReportVersion(version="1.11", log_version=3)]
+built_when_made = ["pb_msg" in vars(event) for event in events]
+events[0].sql = "select 2"
+print(json.dumps({"built_when_made": built_when_made, "json": [event.to_json() for event in events],
+                  "messages": [event.message() for event in events]}))
+"""
+
+
+def made_events(mode: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", _EVENTS, mode], capture_output=True, text=True, check=True,
+                            timeout=120)
+    return json.loads(result.stdout)
+
+
+def test_an_event_builds_its_message_when_read_and_the_same_message_as_dbt() -> None:
+    dbt_own, lazy = made_events("dbt"), made_events("lazy")
+    assert dbt_own["built_when_made"] == [True, True, True]
+    assert lazy["built_when_made"] == [False, False, False]
+    assert lazy["json"] == dbt_own["json"] and lazy["messages"] == dbt_own["messages"]
+    assert '"sql": "select 2"' in lazy["json"][0]
