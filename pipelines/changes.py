@@ -76,8 +76,8 @@ def stage_known_payload(connection: duckdb.DuckDBPyConnection, source_id: str, k
 def _stage_incoming(connection, kind: str, rows_relation: str, observed_at: datetime) -> None:
     """The payload's rows, typed as the raw table (the frame may carry decimals as text), one per offer."""
     types = dict(connection.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'raw' and table_name = ?", [f"{kind}_observations"]).fetchall())
+        "select column_name, data_type from duckdb_columns() "
+        "where schema_name = 'raw' and table_name = ?", [f"{kind}_observations"]).fetchall())
     keys = ", ".join(KEY_COLUMNS[kind])
     typed = ", ".join(f"cast({column} as {types[column]}) as {column}"
                       for column in (*KEY_COLUMNS[kind], *value_columns(kind)))

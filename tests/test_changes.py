@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from pipelines.changes import record_changes
+from pipelines.settings import Settings
 from pipelines.sources.base import TOKEN_COLUMNS
-from pipelines.warehouse import RAW_DDL
+from pipelines.warehouse import RAW_DDL, WarehouseLayoutError, connect_working
 
 T0 = datetime(2026, 1, 1, 6, tzinfo=UTC)
 
@@ -97,3 +98,16 @@ def test_any_load_order_reconstructs_every_snapshot(connection, order) -> None:
 def test_cheapest_of_duplicate_rows_is_kept(connection) -> None:
     load(connection, T0, [token_row("gpt-4o", "5.00", "15.00"), token_row("gpt-4o", "4.00", "15.00")])
     assert state_at(connection, T0) == {("gpt-4o", "4.000000", "15.000000")}
+
+
+def test_a_working_database_of_the_full_snapshot_layout_is_refused_naming_the_file(tmp_path) -> None:
+    old = Settings.from_env(data_dir=tmp_path / "old", offline=True)
+    old.working_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(old.working_db)) as connection:   # raw.gpu_observations before change-only storage
+        connection.execute("create schema raw; create table raw.gpu_observations (source varchar, sha256 varchar)")
+    with pytest.raises(WarehouseLayoutError, match="stores every snapshot in full") as refused:
+        connect_working(old)
+    assert str(old.working_db) in str(refused.value)
+
+    new = Settings.from_env(data_dir=tmp_path / "new", offline=True)
+    connect_working(new).close()   # a new working database has the change log's columns
