@@ -141,8 +141,10 @@ def refresh(settings: Settings, selected: list[str], log_path: Path, report: boo
 
 
 def execute_logged(settings: Settings, selected: list[str], log_path: Path, report: bool = False) -> RefreshRuns:
-    """``execute_refresh`` with its standard output (dbt, Dagster's console) written to ``log_path``."""
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+    """``execute_refresh`` with its standard output (dbt, Dagster's console) written to ``log_path``. Appended: the
+    command's helper processes write to the same new file (opened for appending too), and a handle opened with "w"
+    would write over their lines from its own offset."""
+    with open(log_path, "a") as log, contextlib.redirect_stdout(log):
         return execute_refresh(settings, selected, report=report)
 
 
