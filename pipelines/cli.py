@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipelines import render, runs
+from pipelines.dbt_process import dbt_executable
+from pipelines.dbt_standby import dbt_standby
 from pipelines.lake import LakeError
 from pipelines.recovery import dagster_instance_problem
 from pipelines.render import MAX_LINE, format_rows, render_table
@@ -165,9 +167,13 @@ def run_refresh(args: argparse.Namespace) -> int:
     _say(f"margins refresh: {len(selected)} source(s) into {settings.data_dir} as of {settings.as_of}"
          f"{' (offline)' if settings.offline else ''}")
     log_path = runs.log_file(settings, "refresh")
-    # live fetches usually bring batches to validate; an offline refresh mostly finds its bundled snapshots stored
-    helper = args.own_process and not settings.offline
-    with great_expectations_in_helper(log_path) if helper else contextlib.nullcontext():
+    # live fetches usually bring batches to validate and a build; an offline refresh mostly finds its bundled
+    # snapshots stored, and nothing to build
+    helpers = args.own_process and not settings.offline
+    with contextlib.ExitStack() as helper_processes:
+        if helpers:
+            helper_processes.enter_context(great_expectations_in_helper(log_path))
+            helper_processes.enter_context(dbt_standby(dbt_executable(), log_path))
         result, outcomes = runs.refresh(settings, selected, log_path, report=args.report, progress=_say)
     _say(f"dbt and Dagster output: {log_path}")
     seconds = time.monotonic() - started

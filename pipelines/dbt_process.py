@@ -1,4 +1,4 @@
-"""`margins-dbt`: the dbt command the refresh, `make manifest` and the tests run. It is dbt's own CLI with three
+"""`margins-dbt`: the dbt command the refresh, `make manifest` and the tests run. It is dbt's own CLI with five
 changes that save CPU and change no output:
 
 - **No cyclic garbage collector.** A dbt process is short-lived and nearly every object it makes lives until it
@@ -19,16 +19,37 @@ changes that save CPU and change no output:
   read, from the same fields, so a fired event carries the same message.
 - **A class's JSON schema is built once per process.** dbt validates the project, the profile and each test's result
   against its class's JSON schema and builds that schema again on every call (mashumaro, ~0.3 s for the project's).
+
+`margins refresh` may have started a standby of this command ahead of the build (pipelines.dbt_standby): a
+`margins-dbt` process then hands its command to the standby, which has imported dbt already.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from pipelines import dbt_standby
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == dbt_standby.STANDBY_FLAG:
+        sys.exit(dbt_standby.serve(Path(sys.argv[2]), prepare_dbt, run_dbt))
+    code = dbt_standby.hand_over(sys.argv[1:])   # None: no standby took the command, run it here
+    sys.exit(run_dbt(prepare_dbt(), sys.argv[1:]) if code is None else code)
+
+
+def dbt_executable() -> str:
+    """`margins-dbt`, installed beside this Python (the venv is not always on PATH, e.g. under cron or CI)."""
+    return str(Path(sys.executable).with_name("margins-dbt"))
+
+
+def prepare_dbt() -> Callable[..., Any]:
+    """dbt's CLI, imported with the changes above (and the DuckDB adapter a build loads)."""
     gc.disable()
     from pipelines import jinja_code_cache
     from pipelines.reference import REPO_ROOT
@@ -37,12 +58,25 @@ def main() -> None:
     skip_debug_events_no_log_keeps()
     build_event_messages_when_read()
     build_json_schemas_once()
+    import dbt.adapters.duckdb  # noqa: F401 - loaded by every build; imported here, ahead of a standby's command
     from dbt.cli.main import cli
 
+    return cli
+
+
+def run_dbt(cli: Callable[..., Any], argv: list[str]) -> int:
+    """Run dbt's CLI on ``argv``; its exit code."""
+    sys.argv = [sys.argv[0], *argv]
     try:
         cli()
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            return done.code or 0
+        print(done.code, file=sys.stderr)
+        return 1
     finally:
         gc.freeze()  # nor one final scan at exit
+    return 0
 
 
 def skip_debug_events_no_log_keeps() -> None:

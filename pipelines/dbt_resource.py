@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
 from pipelines import dbt_sources
+from pipelines.dbt_process import dbt_executable
 from pipelines.dbt_state import newest_parsed_file
 from pipelines.reference import REPO_ROOT
 from pipelines.settings import Settings
@@ -35,12 +35,6 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 class ManifestError(RuntimeError):
     """The dbt manifest the code location needs is missing or older than the dbt project."""
-
-
-def dbt_executable() -> str:
-    """`margins-dbt` (pipelines.dbt_process: dbt without the cyclic garbage collector), installed beside this Python
-    (the venv is not always on PATH, e.g. under cron or CI)."""
-    return str(Path(sys.executable).with_name("margins-dbt"))
 
 
 class MarginsDbtCliResource(DbtCliResource):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -11,7 +15,7 @@ import pytest
 from pipelines.cli import main, refresh_exit_code
 from pipelines.runs import SourceRun
 from pipelines.settings import Settings
-from tests.conftest import use_copy
+from tests.conftest import session_processes, use_copy
 from tests.http_server import FixtureServer, Reply, fixture_bytes
 
 pytestmark = pytest.mark.slow  # refreshes or dbt builds of its own (make test-fast leaves it out)
@@ -38,6 +42,8 @@ class LiveRefresh:
     settings: Settings
     exit_code: int
     litellm_hits: int
+    stderr: str
+    left_behind: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +54,14 @@ def live_refreshed(session_warehouse, tmp_path_factory) -> LiveRefresh:
     with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
         settings = use_copy(session_warehouse, tmp_path_factory.mktemp("live"), patch, as_of=None)
         serve_every_source(server, patch)
-        code = main(["refresh", "--strict", "--sources", "litellm,openrouter,skypilot"])
-        return LiveRefresh(settings, code, server.hits("/litellm/model_prices_and_context_window.json"))
+        # the `margins` command in its own process (a session of its own), as a user runs it: with its helper
+        # processes (validation, the dbt standby)
+        refresh = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "refresh", "--strict", "--sources", "litellm,openrouter,skypilot"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        _, stderr = refresh.communicate(timeout=900)
+        return LiveRefresh(settings, refresh.returncode, server.hits("/litellm/model_prices_and_context_window.json"),
+                           stderr, session_processes(refresh.pid))
 
 
 @pytest.fixture
@@ -74,7 +86,7 @@ def published(settings: Settings):
 
 
 def test_live_refresh_lands_and_parses_every_source(live_refreshed):
-    assert live_refreshed.exit_code == 0
+    assert live_refreshed.exit_code == 0, live_refreshed.stderr[-3000:]
     settings = live_refreshed.settings
     with published(settings) as connection:
         statuses = dict(connection.execute(
@@ -96,6 +108,13 @@ def test_live_refresh_lands_and_parses_every_source(live_refreshed):
         """).fetchone()
         assert tuple(map(float, gpt4o)) == (2.5, 10.0)
     assert live_refreshed.litellm_hits == 1
+
+
+def test_the_command_hands_its_build_to_the_dbt_standby_and_leaves_no_process(live_refreshed):
+    assert live_refreshed.exit_code == 0, live_refreshed.stderr[-3000:]
+    log = Path(re.search(r"dbt and Dagster output: (\S+)", live_refreshed.stderr).group(1)).read_text()
+    assert "margins-dbt standby (pid " in log and "takes over: dbt build" in log
+    assert live_refreshed.left_behind == [], "a process outlived margins refresh"
 
 
 def test_a_failing_source_is_marked_stale_and_never_blocks_the_others(first_live_env, capsys, monkeypatch):
