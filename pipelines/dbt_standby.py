@@ -34,6 +34,7 @@ from typing import Any
 
 SOCKET_ENV = "MARGINS_DBT_STANDBY"   # the standby's socket, for the `margins-dbt` processes of this refresh
 STANDBY_FLAG = "--standby"
+_DIRECTORY_PREFIX = "margins-dbt-"
 _STARTED = b"started\n"
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST_BYTES = 1 << 24
@@ -43,7 +44,8 @@ class DbtStandby:
     """The standby process, the pipe that keeps it alive, and its socket (in a private temp directory)."""
 
     def __init__(self, dbt_executable: str, log_path: Path) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="margins-dbt-"))
+        remove_dead_standby_sockets()
+        self.directory = Path(tempfile.mkdtemp(prefix=_DIRECTORY_PREFIX))
         self.socket_path = self.directory / "standby.sock"
         with open(log_path, "ab") as log:  # its messages before it takes a command (a crash) go to the refresh's log
             self.process = subprocess.Popen([dbt_executable, STANDBY_FLAG, str(self.socket_path)],
@@ -59,6 +61,24 @@ class DbtStandby:
             self.socket_path.unlink()
         with contextlib.suppress(OSError):
             self.directory.rmdir()
+
+
+def remove_dead_standby_sockets() -> None:
+    """Remove the socket directories of standbys that were killed with their refresh (a killed process cleans
+    nothing): those whose socket no process listens on. A directory without its socket yet is left alone."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{_DIRECTORY_PREFIX}*"):
+        socket_path = directory / "standby.sock"
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(socket_path))
+        except ConnectionRefusedError:   # a socket file with no listener: its standby is gone
+            with contextlib.suppress(OSError):
+                socket_path.unlink()
+                directory.rmdir()
+        except OSError:   # not ours (permissions), or no socket yet
+            pass
+        finally:
+            probe.close()
 
 
 @contextlib.contextmanager
@@ -150,9 +170,14 @@ def serve(socket_path: Path, prepare: Callable[[], Any], run: Callable[[Any, lis
     prepared: list[Any] = []
     importing = threading.Thread(target=_at_idle_priority, args=(prepare, prepared), daemon=True)
     importing.start()
-    connection, _ = listener.accept()
+    while True:
+        connection, _ = listener.accept()
+        try:
+            argv, cwd, environment = _take_command(connection)
+            break
+        except (OSError, ValueError, struct.error):   # a probe (remove_dead_standby_sockets) or a broken request
+            connection.close()
     listener.close()
-    argv, cwd, environment = _take_command(connection)
     _at_normal_priority(importing)   # the build is waiting for the import now
     importing.join()
     if not prepared:

@@ -7,7 +7,9 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from pipelines.dbt_process import dbt_executable
 from pipelines.dbt_resource import DBT_PROJECT_DIR
-from pipelines.dbt_standby import SOCKET_ENV, DbtStandby, dbt_standby
+from pipelines.dbt_standby import SOCKET_ENV, DbtStandby, dbt_standby, remove_dead_standby_sockets
 from tests.conftest import hand_over_dbt_parse
 
 LONG_QUERY = "select count(*) from range(20000000000)"   # some seconds of DuckDB: time to interrupt it
@@ -105,3 +107,24 @@ def test_without_a_standby_listening_margins_dbt_runs_dbt_itself(tmp_path, dbt_e
     result = run(dbt_command(tmp_path, "ls", "--select", "stg_fetch_log"), {**dbt_env, SOCKET_ENV: str(gone)})
     assert result.returncode == 0, result.stdout[-2000:]
     assert "inference_margins.staging.stg_fetch_log" in messages(result.stdout)
+
+
+def test_the_socket_of_a_standby_killed_with_its_refresh_is_removed_by_the_next(tmp_path) -> None:
+    dead = Path(tempfile.mkdtemp(prefix="margins-dbt-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(dead / "standby.sock"))
+    listener.close()   # as a killed standby leaves it: the file, no process listening
+    with listening_standby(tmp_path) as standby:
+        assert Path(os.environ[SOCKET_ENV]).parent.exists()
+        assert standby.process.poll() is None
+    assert not dead.exists()
+
+
+def test_a_live_standby_survives_the_next_refresh_looking_for_dead_ones(tmp_path, dbt_env) -> None:
+    with listening_standby(tmp_path) as standby:
+        remove_dead_standby_sockets()   # what a second refresh's standby does first: it connects, sends nothing
+        assert Path(os.environ[SOCKET_ENV]).is_socket()
+        handed = run(dbt_command(tmp_path, "ls", "--select", "stg_fetch_log"),
+                     {**dbt_env, SOCKET_ENV: os.environ[SOCKET_ENV]})
+    assert handed.returncode == 0
+    assert {event["info"]["pid"] for event in events(handed.stdout)} == {standby.process.pid}
