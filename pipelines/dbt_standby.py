@@ -41,7 +41,7 @@ _MAX_REQUEST_BYTES = 1 << 24
 
 
 class DbtStandby:
-    """The standby process, the pipe that keeps it alive, and its socket (in a private temp directory)."""
+    """The standby process and its socket (in a private temp directory)."""
 
     def __init__(self, dbt_executable: str, log_path: Path) -> None:
         remove_dead_standby_sockets()
@@ -111,7 +111,8 @@ def hand_over(argv: list[str]) -> int | None:
         request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
         socket.send_fds(connection, [_HEADER.pack(len(request)), request], [sys.stdout.fileno(),
                                                                              sys.stderr.fileno()])
-        if _read_line(connection) != _STARTED:
+        replies = connection.makefile("rb")
+        if replies.readline() != _STARTED:
             connection.close()
             return None   # the standby was stopping: run dbt here
     except OSError:
@@ -121,7 +122,7 @@ def hand_over(argv: list[str]) -> int | None:
                                                             struct.calcsize("3i")))[0]
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda number, _frame: _pass_on(standby_pid, number))
-    return _exit_code(connection)
+    return _exit_code(replies.read())
 
 
 def _pass_on(pid: int, signal_number: int) -> None:
@@ -129,25 +130,13 @@ def _pass_on(pid: int, signal_number: int) -> None:
         os.kill(pid, signal_number)
 
 
-def _exit_code(connection: socket.socket) -> int:
-    """dbt's exit code, once the standby has exited: its end of the socket closes only when the process is gone."""
-    reply = b""
-    while chunk := connection.recv(4096):
-        reply += chunk
+def _exit_code(reply: bytes) -> int:
+    """dbt's exit code from the standby's reply, read to its end: the standby's end of the socket closes only when
+    the process is gone."""
     if not reply.startswith(b"exit "):
         print("margins-dbt: the dbt standby ended before dbt did", file=sys.stderr)
         return 1
     return int(reply.split()[1])
-
-
-def _read_line(connection: socket.socket) -> bytes:
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = connection.recv(1)
-        if not chunk:
-            break
-        line += chunk
-    return line
 
 
 # ---- the standby ------------------------------------------------------------------------------------------------
@@ -226,12 +215,9 @@ def _take_command(connection: socket.socket) -> tuple[list[str], str, dict[str, 
     (length,) = _HEADER.unpack(header)
     if len(fds) != 2 or length > _MAX_REQUEST_BYTES:
         raise ValueError(f"dbt standby: a request of {length} bytes with {len(fds)} file descriptors")
-    body = b""
-    while len(body) < length:
-        chunk = connection.recv(length - len(body))
-        if not chunk:
-            raise ValueError("dbt standby: the request ended early")
-        body += chunk
+    body = connection.makefile("rb").read(length)
+    if len(body) < length:
+        raise ValueError("dbt standby: the request ended early")
     request = json.loads(body)
     # in the refresh's log (this process's stderr until now): which process ran dbt
     print(f"margins-dbt standby (pid {os.getpid()}) takes over: dbt {' '.join(request['argv'][:1])}",

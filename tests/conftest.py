@@ -191,6 +191,11 @@ def render_generic_test(name: str, **arguments) -> str:
     return str(getattr(get_environment().from_string(text).make_module(), f"dbt_macro__test_{name}")(**arguments))
 
 
+def json_lines(text: str) -> list[dict]:
+    """The JSON events of a dbt process's output (`--log-format json`), its other lines left out."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def hand_over_dbt_parse(database: Path, target: Path) -> None:
     """A test's own dbt run into its own ``target`` gets `make manifest`'s parse for ``database``, as a refresh's
     build does (pipelines.dbt_resource.reuse_partial_parse): else dbt re-parses the whole project (~4 s)."""

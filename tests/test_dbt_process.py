@@ -13,7 +13,7 @@ from dbt_common.clients.jinja import get_environment
 
 from pipelines import jinja_code_cache
 from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
-from tests.conftest import hand_over_dbt_parse
+from tests.conftest import hand_over_dbt_parse, json_lines
 
 # A process like `margins-dbt`: the cache installed, then dbt's Jinja renders; it prints what it rendered and how many
 # templates Jinja itself had to compile.
@@ -100,10 +100,6 @@ def dbt_ls_logs(tmp_path: Path, stdout_level: str, file_level: str) -> tuple[lis
         cwd=DBT_PROJECT_DIR, env={**os.environ, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
         check=True, timeout=120)
     return json_lines(result.stdout), json_lines((target / "dbt.log").read_text())
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def levels(events: list[dict]) -> set[str]:

@@ -4,7 +4,6 @@ with the same output, exit code and interrupt; a standby that took no command is
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -19,7 +18,7 @@ import pytest
 from pipelines.dbt_process import dbt_executable
 from pipelines.dbt_resource import DBT_PROJECT_DIR
 from pipelines.dbt_standby import SOCKET_ENV, DbtStandby, dbt_standby, remove_dead_standby_sockets
-from tests.conftest import hand_over_dbt_parse
+from tests.conftest import hand_over_dbt_parse, json_lines
 
 LONG_QUERY = "select count(*) from range(20000000000)"   # some seconds of DuckDB: time to interrupt it
 
@@ -55,12 +54,8 @@ def listening_standby(tmp_path: Path) -> Iterator[DbtStandby]:
         yield standby
 
 
-def events(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-
-
 def messages(stdout: str) -> list[str]:
-    return [event["info"]["msg"] for event in events(stdout) if event["info"]["name"] != "MainReportVersion"]
+    return [event["info"]["msg"] for event in json_lines(stdout) if event["info"]["name"] != "MainReportVersion"]
 
 
 def test_a_handed_over_command_prints_what_dbt_prints_and_exits_with_its_code(tmp_path, dbt_env) -> None:
@@ -72,7 +67,7 @@ def test_a_handed_over_command_prints_what_dbt_prints_and_exits_with_its_code(tm
             handed = run(command, {**dbt_env, SOCKET_ENV: os.environ[SOCKET_ENV]})
         assert handed.returncode == expected.returncode
         assert messages(handed.stdout) == messages(expected.stdout)
-        assert {event["info"]["pid"] for event in events(handed.stdout)} == {standby.process.pid}
+        assert {event["info"]["pid"] for event in json_lines(handed.stdout)} == {standby.process.pid}
     assert direct[0].returncode == 0 and "inference_margins.staging.stg_fetch_log" in messages(direct[0].stdout)
     assert direct[1].returncode != 0
 
@@ -127,4 +122,4 @@ def test_a_live_standby_survives_the_next_refresh_looking_for_dead_ones(tmp_path
         handed = run(dbt_command(tmp_path, "ls", "--select", "stg_fetch_log"),
                      {**dbt_env, SOCKET_ENV: os.environ[SOCKET_ENV]})
     assert handed.returncode == 0
-    assert {event["info"]["pid"] for event in events(handed.stdout)} == {standby.process.pid}
+    assert {event["info"]["pid"] for event in json_lines(handed.stdout)} == {standby.process.pid}
