@@ -20,6 +20,9 @@ changes that save CPU and change no output:
 - **A class's JSON schema is built once per process.** dbt validates the project, the profile and each test's result
   against its class's JSON schema and builds that schema again on every call (mashumaro, ~0.3 s for the project's).
 
+DuckDB's thread count comes from MARGINS_DUCKDB_THREADS (profiles.yml); unset, ``run_dbt`` sets it to DuckDB's own
+default, one thread per core this process may use (``duckdb_threads``).
+
 `margins refresh` may have started a standby of this command ahead of the build (pipelines.dbt_standby): a
 `margins-dbt` process then hands its command to the standby, which has imported dbt already.
 """
@@ -28,12 +31,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pipelines import dbt_standby
+
+DUCKDB_THREADS_ENV = "MARGINS_DUCKDB_THREADS"
 
 
 def main() -> None:
@@ -66,6 +72,7 @@ def prepare_dbt() -> Callable[..., Any]:
 
 def run_dbt(cli: Callable[..., Any], argv: list[str]) -> int:
     """Run dbt's CLI on ``argv``; its exit code."""
+    os.environ[DUCKDB_THREADS_ENV] = duckdb_threads(os.environ)
     sys.argv = [sys.argv[0], *argv]
     try:
         cli()
@@ -77,6 +84,13 @@ def run_dbt(cli: Callable[..., Any], argv: list[str]) -> int:
     finally:
         gc.freeze()  # nor one final scan at exit
     return 0
+
+
+def duckdb_threads(environment: Mapping[str, str]) -> str:
+    """The DuckDB thread count dbt builds with: MARGINS_DUCKDB_THREADS, else one per core this process may use
+    (DuckDB's own default). The refresh resolves it the same way where it computes dbt's profile hash
+    (dbt_resource), so the parse it hands over matches the profile dbt reads."""
+    return environment.get(DUCKDB_THREADS_ENV) or str(len(os.sched_getaffinity(0)))
 
 
 def skip_debug_events_no_log_keeps() -> None:

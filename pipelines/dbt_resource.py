@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
 from pipelines import dbt_sources
-from pipelines.dbt_process import dbt_executable
+from pipelines.dbt_process import DUCKDB_THREADS_ENV, dbt_executable, duckdb_threads
 from pipelines.dbt_state import newest_parsed_file
 from pipelines.reference import REPO_ROOT
 from pipelines.settings import Settings
@@ -128,7 +128,7 @@ def _current_profile() -> tuple[str, str]:
     from dbt.flags import set_from_args
     from dbt_common.context import set_invocation_context
 
-    set_invocation_context(os.environ.copy())
+    set_invocation_context({**os.environ, DUCKDB_THREADS_ENV: duckdb_threads(os.environ)})
     set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
     credentials = load_profile(str(DBT_PROJECT_DIR), {}, None, None).credentials
     connection_keys = sorted(credentials.connection_info())

@@ -12,6 +12,7 @@ from pathlib import Path
 from dbt_common.clients.jinja import get_environment
 
 from pipelines import jinja_code_cache
+from pipelines.dbt_process import DUCKDB_THREADS_ENV
 from pipelines.dbt_resource import DBT_PROJECT_DIR, dbt_executable
 from tests.conftest import hand_over_dbt_parse, json_lines
 
@@ -145,3 +146,24 @@ def test_an_event_builds_its_message_when_read_and_the_same_message_as_dbt() -> 
     assert lazy["built_when_made"] == [False, False, False]
     assert lazy["json"] == dbt_own["json"] and lazy["messages"] == dbt_own["messages"]
     assert '"sql": "select 2"' in lazy["json"][0]
+
+
+def duckdb_threads_in_dbt(tmp_path: Path, environment: dict[str, str]) -> int:
+    """DuckDB's thread count in a `margins-dbt show` run with ``environment``."""
+    target = tmp_path / f"threads-{environment.get(DUCKDB_THREADS_ENV, 'unset')}"
+    database = tmp_path / "margins.duckdb"
+    hand_over_dbt_parse(database, target)
+    result = subprocess.run(
+        [dbt_executable(), "--log-format", "json", "show", "--inline",
+         "select current_setting('threads') as threads", "--output", "json", "--project-dir", ".",
+         "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target)],
+        cwd=DBT_PROJECT_DIR, env={**environment, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
+        check=True, timeout=120)
+    preview = next(event["data"]["preview"] for event in json_lines(result.stdout) if "preview" in event["data"])
+    return json.loads(preview)[0]["threads"]
+
+
+def test_duckdb_runs_one_thread_per_core_unless_the_variable_says_otherwise(tmp_path) -> None:
+    unset = {key: value for key, value in os.environ.items() if key != DUCKDB_THREADS_ENV}
+    assert duckdb_threads_in_dbt(tmp_path, unset) == len(os.sched_getaffinity(0))   # not the profile's fallback, 1
+    assert duckdb_threads_in_dbt(tmp_path, {**unset, DUCKDB_THREADS_ENV: "1"}) == 1   # as the test suite runs it
