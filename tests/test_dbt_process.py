@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from dbt_common.clients.jinja import get_environment
 
 from pipelines import jinja_code_cache
@@ -149,16 +150,22 @@ def test_an_event_builds_its_message_when_read_and_the_same_message_as_dbt() -> 
 
 
 def duckdb_threads_in_dbt(tmp_path: Path, environment: dict[str, str]) -> int:
-    """DuckDB's thread count in a `margins-dbt show` run with ``environment``."""
+    """DuckDB's thread count in a `margins-dbt show` run with ``environment``, given the parse handed over as a
+    refresh hands it over in that environment (dbt must reuse it: the profile hashes alike on both sides)."""
     target = tmp_path / f"threads-{environment.get(DUCKDB_THREADS_ENV, 'unset')}"
     database = tmp_path / "margins.duckdb"
-    hand_over_dbt_parse(database, target)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(DUCKDB_THREADS_ENV, raising=False)
+        if DUCKDB_THREADS_ENV in environment:
+            patch.setenv(DUCKDB_THREADS_ENV, environment[DUCKDB_THREADS_ENV])
+        hand_over_dbt_parse(database, target)
     result = subprocess.run(
         [dbt_executable(), "--log-format", "json", "show", "--inline",
          "select current_setting('threads') as threads", "--output", "json", "--project-dir", ".",
          "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target)],
         cwd=DBT_PROJECT_DIR, env={**environment, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
         check=True, timeout=120)
+    assert "Unable to do partial parsing" not in result.stdout
     preview = next(event["data"]["preview"] for event in json_lines(result.stdout) if "preview" in event["data"])
     return json.loads(preview)[0]["threads"]
 
