@@ -221,6 +221,7 @@ def run_refreshes(workdir: Path, results: dict) -> None:
     results["refresh"] = asdict(run)
     log(f"refresh: {run.wall_s:.1f} s, exit {run.exit_code}, load {run.load_before} -> {run.load_after}")
     if not run.ok:
+        log("the refresh failed; the last lines it printed on stderr:\n  " + "\n  ".join(run.error_tail))
         return
     log("no-op refresh x3 (nothing new, same as-of day), then one new day of live real-size payloads, then the next")
     cost = refresh_cost.measure(workdir, workdir / "refresh_data")

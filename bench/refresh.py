@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ NODE_LINE = re.compile(r"^\d+ of \d+ (?:OK created .*?(model)|OK loaded (seed) f
                        r".*\[.*?in ([\d.]+)s\]")
 FINISHED = re.compile(r"Finished running .* \(([\d.]+)s\)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ERROR_TAIL_LINES = 8
 
 
 @dataclass
@@ -44,6 +46,7 @@ class RefreshRun:
     dbt_slowest: list[tuple[str, float]] = field(default_factory=list)
     dbt_partial_parse: str | None = None
     summary_tail: str = ""
+    error_tail: list[str] = field(default_factory=list)   # the last lines on stderr: why a failed refresh failed
 
 
 def loadavg() -> str:
@@ -74,11 +77,13 @@ def run_refresh(workdir: Path, data_dir: Path, arguments: list[str], environment
     stdout_path = workdir / f"{label}_stdout.txt"
     started = time.perf_counter()
     steps, first_step, last_end = [], None, None
+    error_tail: deque[str] = deque(maxlen=ERROR_TAIL_LINES)
     with open(stdout_path, "w") as stdout:
         process = subprocess.Popen([str(MARGINS), "refresh", *arguments], cwd=REPO, env=env, stdout=stdout,
                                    stderr=subprocess.PIPE, text=True)
         for line in process.stderr:
             now = time.perf_counter() - started
+            error_tail.append(line.rstrip())
             if "…" in line and first_step is None:
                 first_step = now
             match = STEP_LINE.match(line)
@@ -94,7 +99,7 @@ def run_refresh(workdir: Path, data_dir: Path, arguments: list[str], environment
     wall = time.perf_counter() - started
     run = RefreshRun(ok=exit_code == 0, wall_s=wall, exit_code=exit_code, load_before=load_before,
                      load_after=loadavg(), first_step_at_s=first_step, last_step_end_s=last_end, steps=steps,
-                     cpu_s=usage.ru_utime + usage.ru_stime)
+                     cpu_s=usage.ru_utime + usage.ru_stime, error_tail=list(error_tail))
     run.summary_tail = stdout_path.read_text()[-400:]
     logs = sorted((data_dir / "logs").glob("refresh-*.log"), key=lambda path: path.stat().st_mtime)
     if logs:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pipelines import render, runs
 from pipelines.dbt_process import dbt_executable
 from pipelines.dbt_standby import dbt_standby
+from pipelines.dbt_state import ManifestError
 from pipelines.lake import LakeError
 from pipelines.recovery import dagster_instance_problem
 from pipelines.render import MAX_LINE, format_rows, render_table
@@ -67,7 +68,7 @@ def _parse_and_run(argv: Sequence[str] | None) -> int:
 def _run_handler(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
-    except (WarehouseLockedError, FileNotFoundError, LakeError) as error:
+    except (WarehouseLockedError, FileNotFoundError, LakeError, ManifestError) as error:
         print(f"margins: {error}", file=sys.stderr)
         return EXIT_FAILED
 

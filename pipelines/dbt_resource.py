@@ -25,16 +25,12 @@ if TYPE_CHECKING:
 
 from pipelines import dbt_sources
 from pipelines.dbt_process import DUCKDB_THREADS_ENV, dbt_executable, duckdb_threads
-from pipelines.dbt_state import newest_parsed_file
+from pipelines.dbt_state import ManifestError, newest_parsed_file
 from pipelines.reference import REPO_ROOT
 from pipelines.settings import Settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-class ManifestError(RuntimeError):
-    """The dbt manifest the code location needs is missing or older than the dbt project."""
 
 
 class MarginsDbtCliResource(DbtCliResource):

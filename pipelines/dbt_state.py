@@ -56,6 +56,11 @@ PARSED_FILES = (
 _LEGACY_RECORDS = ("dbt_project.fingerprint", "as_of")
 
 
+class ManifestError(RuntimeError):
+    """The dbt manifest the code location needs is missing or older than the dbt project (raised where the code
+    location loads, pipelines.dbt_resource; here so the CLI can name it without importing dagster-dbt)."""
+
+
 def project_files(patterns: tuple[tuple[str, str], ...] = PROJECT_FILES, root: Path = ROOT) -> list[Path]:
     """The files matching ``patterns``: pattern by pattern, each one's files sorted, none twice."""
     files = {path: None for folder, pattern in patterns for path in sorted((root / folder).glob(pattern))

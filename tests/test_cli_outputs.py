@@ -5,11 +5,14 @@ No Dagster run: the fetch-log rows are written by hand as pipelines.ingest write
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipelines.cli import EXIT_FAILED, _run_handler
+from pipelines.dbt_state import ManifestError
 from pipelines.render import MAX_LINE, refresh_summary, status_json, status_table
 from pipelines.runs import RefreshRuns, SourceRun, source_runs
 from pipelines.settings import Settings
@@ -119,3 +122,14 @@ def test_status_cuts_cells_in_the_table_and_keeps_them_in_json():
     assert "\x1b" not in table and "\\x1b" in table
     assert "warning: litellm: upstream content unchanged since 2026-11-30 06:00 (more than 14 days)" in table
     assert LONG_URL in status_json(columns, rows, [("marts.fct_gpu_market_daily", 4200)])
+
+
+def test_a_stale_manifest_stops_a_command_with_one_line_that_says_what_to_run(capsys):
+    def build_with_stale_manifest(_args: argparse.Namespace) -> int:
+        raise ManifestError("the dbt manifest dbt_project/target/manifest.json is older than the dbt project: "
+                            "run `make manifest`")
+
+    assert _run_handler(argparse.Namespace(handler=build_with_stale_manifest)) == EXIT_FAILED
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert error.startswith("margins: the dbt manifest") and "make manifest" in error
