@@ -47,8 +47,8 @@ from tests.http_server import FixtureServer
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-# One DuckDB thread per dbt model (dbt runs two at once): the two workers keep both cores busy already, and DuckDB's
-# extra threads cost ~15 % more CPU for the same build (dbt_project/profiles.yml)
+# One DuckDB thread per dbt model (dbt runs two at once): the two workers keep both cores busy already, and one thread
+# per model took 7-15 % less CPU (A/B runs of tests/test_incremental.py; dbt_project/profiles.yml)
 os.environ.setdefault("MARGINS_DUCKDB_THREADS", "1")
 
 AS_OF = "2026-11-30"   # the day the shared warehouse is built as of (MARGINS_AS_OF), so results do not depend on
