@@ -42,6 +42,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
+from pipelines.dbt_process import DUCKDB_THREADS_ENV
 from pipelines.settings import Settings
 from tests.http_server import FixtureServer
 
@@ -49,7 +50,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # One DuckDB thread per dbt model (dbt runs two at once): the two workers keep both cores busy already, and one thread
 # per model took 7-15 % less CPU (A/B runs of tests/test_incremental.py; dbt_project/profiles.yml)
-os.environ.setdefault("MARGINS_DUCKDB_THREADS", "1")
+os.environ.setdefault(DUCKDB_THREADS_ENV, "1")
 
 AS_OF = "2026-11-30"   # the day the shared warehouse is built as of (MARGINS_AS_OF), so results do not depend on
 SESSION_AS_OF = AS_OF  # the day the suite runs

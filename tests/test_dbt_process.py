@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -89,18 +90,24 @@ def test_the_key_depends_on_the_environment_as_well_as_the_text() -> None:
         jinja_code_cache._key(text, source, None, None, False)
 
 
+def run_margins_dbt(target: Path, database: Path, *args: str,
+                    environment: Mapping[str, str] = os.environ) -> subprocess.CompletedProcess:
+    """`margins-dbt --log-format json ARGS` on ``database``, with its own target and log folder ``target``."""
+    return subprocess.run(
+        [dbt_executable(), "--log-format", "json", *args, "--project-dir", ".", "--profiles-dir", ".",
+         "--target-path", str(target), "--log-path", str(target)],
+        cwd=DBT_PROJECT_DIR, env={**environment, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
+        check=True, timeout=120)
+
+
 def dbt_ls_logs(tmp_path: Path, stdout_level: str, file_level: str) -> tuple[list[dict], list[dict]]:
     """`margins-dbt ls` of one model: the events on its stdout and in its dbt.log, each log at the level given (JSON
     lines, as in a refresh: dagster-dbt sets dbt's log format)."""
     target = tmp_path / f"{stdout_level}-{file_level}"
     database = tmp_path / "margins.duckdb"
     hand_over_dbt_parse(database, target)
-    result = subprocess.run(
-        [dbt_executable(), "--log-format", "json", "--log-level", stdout_level, "--log-level-file", file_level,
-         "ls", "--select", "stg_fetch_log", "--project-dir", ".", "--profiles-dir", ".", "--target-path",
-         str(target), "--log-path", str(target)],
-        cwd=DBT_PROJECT_DIR, env={**os.environ, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
-        check=True, timeout=120)
+    result = run_margins_dbt(target, database, "--log-level", stdout_level, "--log-level-file", file_level,
+                             "ls", "--select", "stg_fetch_log")
     return json_lines(result.stdout), json_lines((target / "dbt.log").read_text())
 
 
@@ -159,12 +166,8 @@ def duckdb_threads_in_dbt(tmp_path: Path, environment: dict[str, str]) -> int:
         if DUCKDB_THREADS_ENV in environment:
             patch.setenv(DUCKDB_THREADS_ENV, environment[DUCKDB_THREADS_ENV])
         hand_over_dbt_parse(database, target)
-    result = subprocess.run(
-        [dbt_executable(), "--log-format", "json", "show", "--inline",
-         "select current_setting('threads') as threads", "--output", "json", "--project-dir", ".",
-         "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target)],
-        cwd=DBT_PROJECT_DIR, env={**environment, "MARGINS_WORK_DB": str(database)}, capture_output=True, text=True,
-        check=True, timeout=120)
+    result = run_margins_dbt(target, database, "show", "--inline", "select current_setting('threads') as threads",
+                             "--output", "json", environment=environment)
     assert "Unable to do partial parsing" not in result.stdout
     preview = next(event["data"]["preview"] for event in json_lines(result.stdout) if "preview" in event["data"])
     return json.loads(preview)[0]["threads"]
