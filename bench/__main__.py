@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import aws_csv, dbt_bench, queries, refresh, refresh_cost, storage
+from bench import machine as cpu
 from bench.generate import SIZES, SyntheticWarehouse, assert_safe_dir, load_base_rows
 
 OUTPUT = Path(__file__).with_name("output")
@@ -80,7 +81,8 @@ def machine() -> dict:
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "memory": memory, "loadavg_start": refresh.loadavg()}
+    return {"nproc": os.cpu_count(), "memory": memory, "loadavg_start": refresh.loadavg(),
+            "cpu_probe_s": cpu.cpu_probe_seconds()}
 
 
 def add_one_day(warehouse: SyntheticWarehouse) -> dict | None:
@@ -420,6 +422,8 @@ def render(results: dict) -> str:
     lines.append(f"SYNTHETIC data (bench/generate.py). Machine: {machine_info.get('nproc')} cores, "
                  f"{machine_info.get('memory')}, load at start {machine_info.get('loadavg_start')}; "
                  f"bench took {results.get('total_s', 0) / 60:.1f} min.")
+    if "cpu_probe_s" in machine_info:
+        lines.append(cpu.describe(machine_info["cpu_probe_s"]) + " at the start.")
     return "\n".join(lines)
 
 

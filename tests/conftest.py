@@ -41,6 +41,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.machine import cpu_probe_seconds, describe
 from pipelines.cli import main
 from pipelines.dbt_process import DUCKDB_THREADS_ENV
 from pipelines.settings import Settings
@@ -55,12 +56,25 @@ os.environ.setdefault(DUCKDB_THREADS_ENV, "1")
 AS_OF = "2026-11-30"   # the day the shared warehouse is built as of (MARGINS_AS_OF), so results do not depend on
 SESSION_AS_OF = AS_OF  # the day the suite runs
 _BUILT_MARKER = "built-by-conftest"
+_PROBE_AT_START = pytest.StashKey[float]()
 
 # Modules handed out first, costliest first (longest-processing-time-first keeps the two workers evenly busy). The
 # first needs the shared warehouse and the second does not, so one worker builds it while the other works.
 _COSTLIEST_FIRST = ("test_faults", "test_incremental", "test_crash_safety", "test_refresh_live", "test_anomalies",
                     "test_lake", "test_as_of_and_clean_inputs", "test_discrepancies_gpu", "test_backfill",
                     "test_discrepancies_tokens", "test_refresh_gpu_apis")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):    # the controller, before its workers start
+        session.config.stash[_PROBE_AT_START] = cpu_probe_seconds()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """The machine's speed beside the suite's time: this machine runs at about half speed in some hours."""
+    if _PROBE_AT_START in config.stash:
+        start = config.stash[_PROBE_AT_START]
+        terminalreporter.write_line(f"{describe(cpu_probe_seconds())} at the end ({start:.2f} s at the start)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
