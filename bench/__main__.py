@@ -24,8 +24,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import aws_csv, dbt_bench, queries, refresh, refresh_cost, storage
-from bench import machine as cpu
 from bench.generate import SIZES, SyntheticWarehouse, assert_safe_dir, load_base_rows
+from bench.machine import cpu_probe_seconds, describe_speed
 
 OUTPUT = Path(__file__).with_name("output")
 SINGLE_BUILD_ABOVE_DAYS = 100      # above this, one build measures both "daily refresh" and "full rebuild"
@@ -82,7 +82,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "memory": memory, "loadavg_start": refresh.loadavg(),
-            "cpu_probe_s": cpu.cpu_probe_seconds()}
+            "cpu_probe_s": cpu_probe_seconds()}
 
 
 def add_one_day(warehouse: SyntheticWarehouse) -> dict | None:
@@ -423,7 +423,7 @@ def render(results: dict) -> str:
                  f"{machine_info.get('memory')}, load at start {machine_info.get('loadavg_start')}; "
                  f"bench took {results.get('total_s', 0) / 60:.1f} min.")
     if "cpu_probe_s" in machine_info:
-        lines.append(cpu.describe(machine_info["cpu_probe_s"]) + " at the start.")
+        lines.append(describe_speed(machine_info["cpu_probe_s"]) + " at the start.")
     return "\n".join(lines)
 
 

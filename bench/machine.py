@@ -37,11 +37,11 @@ def cpu_probe_seconds(repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def describe(seconds: float) -> str:
+def describe_speed(seconds: float) -> str:
     """E.g. "CPU probe 0.54 s: this hour runs at 0.50x the reference speed (0.27 s)"."""
     return (f"CPU probe {seconds:.2f} s: this hour runs at {REFERENCE_S / seconds:.2f}x the reference speed "
             f"({REFERENCE_S:.2f} s, bench/machine.py)")
 
 
 if __name__ == "__main__":
-    print(describe(cpu_probe_seconds()))
+    print(describe_speed(cpu_probe_seconds()))

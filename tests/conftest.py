@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench.machine import cpu_probe_seconds, describe
+from bench.machine import cpu_probe_seconds, describe_speed
 from pipelines.cli import main
 from pipelines.dbt_process import DUCKDB_THREADS_ENV
 from pipelines.settings import Settings
@@ -74,7 +74,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """The machine's speed beside the suite's time: this machine runs at about half speed in some hours."""
     if _PROBE_AT_START in config.stash:
         start = config.stash[_PROBE_AT_START]
-        terminalreporter.write_line(f"{describe(cpu_probe_seconds())} at the end ({start:.2f} s at the start)")
+        terminalreporter.write_line(f"{describe_speed(cpu_probe_seconds())} at the end ({start:.2f} s at the start)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
