@@ -67,7 +67,8 @@ def parse_args(argv):
     parser.add_argument("--no-refresh", action="store_true", help="skip the offline margins refresh")
     parser.add_argument("--only-refresh", action="store_true",
                         help="only the margins refreshes: offline from empty, no-op, one day (a few minutes)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (warehouses, dbt project copy)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp dir (the largest size's warehouse, the dbt project copy)")
     parser.add_argument("--workdir", help="use this directory instead of a new temp dir (must not be a real "
                                           "data dir)")
     return parser.parse_args(argv)
@@ -212,7 +213,8 @@ def run_all(args, sizes: list[str], workdir: Path, results: dict) -> None:
     if len(sizes) == 1:
         log(f"AWS offer file: writing {args.aws_mb} MB and parsing it")
         run_aws(args, workdir, results)
-    database.unlink(missing_ok=True)
+    if not args.keep:
+        database.unlink(missing_ok=True)   # 1.5 GB at 3y
     if not args.no_refresh:
         run_refreshes(workdir, results)
 

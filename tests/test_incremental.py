@@ -88,16 +88,34 @@ def built(tmp_path_factory):
     refetched = replace(newest, observed_at=newest.observed_at + timedelta(days=1))
     assert load_payload(litellm, settings, refetched, "third").status == "ok"
     dbt_build(settings.working_db, target, data_tests=True)  # the incremental marts also pass every data test
+    tested_windows = window_conditions_of_tests(settings.working_db, target)
 
     full = root / "full" / "margins.duckdb"  # the catalog name the dbt profile's parse expects
     full.parent.mkdir()
     shutil.copyfile(settings.working_db, full)
     dbt_build(full, target, "--full-refresh")
-    return settings.working_db, full, windows
+    return settings.working_db, full, windows, tested_windows
+
+
+def window_conditions_of_tests(database: Path, target: Path) -> dict[str, tuple[str, str]]:
+    """Per incremental mart with a not-null test: the window condition its last build wrote into the test, and
+    the one its watermark calls for."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        watermarks = connection.execute(
+            "select model, rebuilt_from from intermediate.incremental_watermarks").fetchall()
+    found = {}
+    for model, rebuilt_from in watermarks:
+        grain = "month" if model.endswith("_monthly") else "day"
+        tests = list(target.glob(f"run/inference_margins/**/not_null_columns_{model}.sql"))
+        if tests:
+            written = tests[0].read_text()
+            start = written.split(" where ", 1)[1].split(") dbt_subquery", 1)[0] if " where " in written else ""
+            found[model] = (start, f"date_trunc('{grain}', date '{rebuilt_from}')")
+    return found
 
 
 def test_incremental_run_rebuilt_only_a_window(built) -> None:
-    incremental, _, windows = built
+    incremental, _, windows, _ = built
     # the past payload (2025-06-02) lands after a history snapshot of 2025-06-02: rebuilt from the one before it
     assert str(windows["fct_token_prices_daily"]) < "2025-06-02"
     assert str(windows["fct_token_prices_daily"]) > "2024-06-01"
@@ -107,7 +125,7 @@ def test_incremental_run_rebuilt_only_a_window(built) -> None:
 
 
 def test_incremental_marts_equal_a_full_refresh(built) -> None:
-    incremental, full, _ = built
+    incremental, full, _, _ = built
     with duckdb.connect() as connection:
         connection.execute(f"attach '{incremental}' as incremental (read_only)")
         connection.execute(f"attach '{full}' as full_refresh (read_only)")
@@ -128,3 +146,13 @@ def test_incremental_marts_equal_a_full_refresh(built) -> None:
         priced_days = connection.execute(
             "select count(distinct price_date) from incremental.marts.fct_implied_margins_daily").fetchone()[0]
     assert priced_days > 100
+
+
+def test_the_data_tests_of_an_incremental_build_check_its_window_from_a_literal_day(built) -> None:
+    """The window's first day is written into the test as a date (DuckDB then skips the older row groups),
+    read from the watermark after the model's build."""
+    _, _, _, tested_windows = built
+    assert {"fct_token_prices_daily", "fct_gpu_prices_daily", "fct_implied_margins_daily"} <= set(tested_windows)
+    for model, (written, expected) in tested_windows.items():
+        assert written.endswith(expected), (model, written)
+        assert "select rebuilt_from" not in written, (model, written)

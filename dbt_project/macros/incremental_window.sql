@@ -85,18 +85,33 @@ alter table {{ watermark_relation() }} add column if not exists as_of date
     {{- return(relation) -}}
 {%- endmacro %}
 
+{#-
+  The window's first day is read when the test is compiled (dbt compiles a node just before it runs, so after the
+  model's post-hook) and written into the test as a literal: DuckDB skips the row groups before a literal date
+  (their min/max), not before a subquery's value (22 million rows at 3y: 0.02 s against 0.7 s). Where the
+  watermark table does not exist yet (`dbt compile` or `dbt docs generate` on an empty warehouse), the test reads
+  the watermark itself when it runs.
+-#}
 {% macro incremental_test_window(relation) -%}
     {%- if not execute or var('test_full_history') -%}{{- return('') -}}{%- endif -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model' and node.config.materialized == 'incremental'
               and node.alias == relation.identifier and node.schema == relation.schema -%}
             {%- set column = node.config.meta.get('window_column', 'price_date') -%}
-            {{- return(column ~ " >= date_trunc('" ~ node.config.meta.get('window_grain', 'day') ~ "', coalesce("
-                ~ "(select rebuilt_from from " ~ watermark_relation() ~ " where model = '" ~ node.alias ~ "'),"
-                ~ " date '0001-01-01'))") -}}
+            {%- set grain = node.config.meta.get('window_grain', 'day') -%}
+            {{- return(column ~ " >= date_trunc('" ~ grain ~ "', " ~ window_first_day(node.alias) ~ ")") -}}
         {%- endif -%}
     {%- endfor -%}
     {{- return('') -}}
+{%- endmacro %}
+
+{% macro window_first_day(model) -%}
+    {%- set rebuilt_from = "coalesce((select rebuilt_from from " ~ watermark_relation() ~ " where model = '"
+        ~ model ~ "'), date '0001-01-01')" -%}
+    {%- if adapter.get_relation(target.database, 'intermediate', 'incremental_watermarks') is none -%}
+        {{- return(rebuilt_from) -}}
+    {%- endif -%}
+    {{- return("date '" ~ run_query("select " ~ rebuilt_from).columns[0].values()[0] ~ "'") -}}
 {%- endmacro %}
 
 {#- The config of an incremental mart: rebuilt by day (or month) from the window of the given sources' snapshots. -#}
