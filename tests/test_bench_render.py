@@ -29,9 +29,10 @@ def test_the_refresh_cost_lines_carry_their_measurement_target_and_verdict():
 
 
 def test_the_table_ends_with_the_machine_and_its_speed_at_the_start():
-    lines = render(json.loads(RESULTS.read_text())).splitlines()
+    results = json.loads(RESULTS.read_text())
+    lines = render(results).splitlines()
     assert lines[-2].startswith("SYNTHETIC data (bench/generate.py). Machine: 2 cores, 23.5 GiB")
-    assert lines[-1] == f"{describe_speed(0.2715164229999999)} at the start."
+    assert lines[-1] == f"{describe_speed(results['machine']['cpu_probe_s'])} at the start."
 
 
 def test_the_probe_line_says_how_fast_this_hour_runs_against_the_reference():

@@ -7,6 +7,7 @@ payload fetched again a day later. After the incremental builds every mart must 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -99,13 +100,16 @@ def built(tmp_path_factory):
 
 def window_conditions_of_tests(database: Path, target: Path) -> dict[str, tuple[str, str]]:
     """Per incremental mart with a not-null test: the window condition its last build wrote into the test, and
-    the one its watermark calls for."""
+    the one its watermark and its window grain (the model's meta, dbt's manifest) call for."""
     with duckdb.connect(str(database), read_only=True) as connection:
         watermarks = connection.execute(
             "select model, rebuilt_from from intermediate.incremental_watermarks").fetchall()
+    grains = {node["alias"]: node["config"]["meta"].get("window_grain", "day")
+              for node in json.loads((target / "manifest.json").read_text())["nodes"].values()
+              if node["resource_type"] == "model"}
     found = {}
     for model, rebuilt_from in watermarks:
-        grain = "month" if model.endswith("_monthly") else "day"
+        grain = grains[model]
         tests = list(target.glob(f"run/inference_margins/**/not_null_columns_{model}.sql"))
         if tests:
             written = tests[0].read_text()

@@ -9,7 +9,8 @@
   they change.
 -#}
 {% macro watermark_relation() -%}
-    {{ api.Relation.create(database=target.database, schema='intermediate', identifier='incremental_watermarks') }}
+    {{- return(api.Relation.create(database=target.database, schema='intermediate',
+                                   identifier='incremental_watermarks')) -}}
 {%- endmacro %}
 
 {% macro create_watermark_table() -%}
@@ -106,9 +107,10 @@ alter table {{ watermark_relation() }} add column if not exists as_of date
 {%- endmacro %}
 
 {% macro window_first_day(model) -%}
-    {%- set rebuilt_from = "coalesce((select rebuilt_from from " ~ watermark_relation() ~ " where model = '"
+    {%- set watermarks = watermark_relation() -%}
+    {%- set rebuilt_from = "coalesce((select rebuilt_from from " ~ watermarks ~ " where model = '"
         ~ model ~ "'), date '0001-01-01')" -%}
-    {%- if adapter.get_relation(target.database, 'intermediate', 'incremental_watermarks') is none -%}
+    {%- if load_relation(watermarks) is none -%}
         {{- return(rebuilt_from) -}}
     {%- endif -%}
     {{- return("date '" ~ run_query("select " ~ rebuilt_from).columns[0].values()[0] ~ "'") -}}
